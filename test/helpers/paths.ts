@@ -1,0 +1,7 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Tests run from dist/test; the repository root is two levels above this file's folder. */
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const CLI = path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
+export const FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures');
