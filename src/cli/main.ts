@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { resolveConfigDir } from '../config/config-dir.js';
+import { VERSION } from '../runtime/package-info.js';
+import { checkCommand } from './check.js';
+import { EXIT, type CliContext } from './context.js';
+import { PasswordInputCancelled } from './read-password.js';
+import { saltCommand, verifyCommand } from './salt.js';
+
+const USAGE = `Usage: keepd <command> [options]
+
+Commands:
+  start  [--config-dir DIR]             start the data, health, management and metrics listeners
+  check  [--config-dir DIR] [--sources] assemble and validate the configuration; print it masked
+                                        (with --sources: each key's value and the file or variable that set it)
+  salt                                  read a password from stdin, print a new salted secret
+  verify SECRET                         read a password from stdin; exit 0 if it matches SECRET, 1 if not
+
+Options:
+  --config-dir DIR  configuration directory (default: $KEEPCONFIG_DIR, else ./keepconfig.d)
+  -h, --help        show this help
+  -v, --version     show the version
+
+Exit codes: 0 success, 1 failure (verify: no match), 2 invalid usage or configuration.
+`;
+
+async function run(argv: string[], ctx: CliContext): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        'config-dir': { type: 'string' },
+        sources: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+        version: { type: 'boolean', short: 'v', default: false },
+      },
+    });
+  } catch (error) {
+    ctx.stderr(`keepd: ${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
+    return EXIT.usage;
+  }
+  const { values, positionals } = parsed;
+  if (values.version) {
+    ctx.stdout(`keepd ${VERSION}\n`);
+    return EXIT.ok;
+  }
+  const [command, ...rest] = positionals;
+  if (values.help || command === undefined || command === 'help') {
+    (command === undefined && !values.help ? ctx.stderr : ctx.stdout)(USAGE);
+    return command === undefined && !values.help ? EXIT.usage : EXIT.ok;
+  }
+  const configDir = resolveConfigDir(values['config-dir'], ctx.env, ctx.cwd);
+  switch (command) {
+    case 'check':
+      return checkCommand(ctx, configDir, values.sources);
+    case 'salt':
+      return saltCommand(ctx);
+    case 'verify':
+      return verifyCommand(ctx, rest[0]);
+    case 'start':
+      ctx.stderr('keepd start: not available yet; the listeners arrive with the next release. Use `keepd check` to validate a configuration.\n');
+      return EXIT.failed;
+    default:
+      ctx.stderr(`keepd: unknown command "${command}"\n\n${USAGE}`);
+      return EXIT.usage;
+  }
+}
+
+const context: CliContext = {
+  env: process.env,
+  cwd: process.cwd(),
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+};
+
+run(process.argv.slice(2), context).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof PasswordInputCancelled) {
+      process.exitCode = 130;
+      return;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`keepd: ${message}\n`);
+    process.exitCode = EXIT.failed;
+  },
+);
