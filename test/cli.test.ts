@@ -6,6 +6,7 @@ import { REPO_ROOT } from './helpers/paths.js';
 import { PUBLISHED } from './helpers/published.js';
 import { runCli } from './helpers/run-cli.js';
 import { runInTerminal } from './helpers/run-in-terminal.js';
+import { WORKED_EXAMPLE } from './helpers/worked-example.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 const version = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -102,23 +103,15 @@ describe('keepd CLI', () => {
   describe('check', () => {
     it("reproduces the product docs' worked example", async () => {
       const dir = await tempDir({
-        '0-product-config.json': { PORT: 8880, AllowJwtMail: true, versions: { basis: { path: '/schema/openapi.basis.json', active: true } } },
-        'a.json': { dance: 'tango', PORT: 1234, versions: { basis: { active: false }, special: { path: '/schema/openapi.special.json', active: true } } },
+        '0-product-config.json': WORKED_EXAMPLE.productDefaults,
+        'a.json': WORKED_EXAMPLE.aJson,
       });
-      const run = await runCli(['check', '--config-dir', dir], { env: { PORT: '8564' } });
+      const run = await runCli(['check', '--config-dir', dir], { env: WORKED_EXAMPLE.env });
       assert.equal(run.code, 0, run.stderr);
       // keepd's own keys (its other ports, log level, empty identity) come from its built-in defaults
       const keepdOwn = new Set(['HEALTHCHECKPORT', 'MANAGMENTPORT', 'METRICSPORT', 'LOG_LEVEL', 'identity']);
       const output = Object.fromEntries(Object.entries(JSON.parse(run.stdout) as Record<string, unknown>).filter(([key]) => !keepdOwn.has(key)));
-      assert.deepEqual(output, {
-        PORT: 8564,
-        AllowJwtMail: true,
-        dance: 'tango',
-        versions: {
-          basis: { path: '/schema/openapi.basis.json', active: false },
-          special: { path: '/schema/openapi.special.json', active: true },
-        },
-      });
+      assert.deepEqual(output, WORKED_EXAMPLE.expected);
     });
 
     it('--sources shows each value with the file or variable that set it', async () => {

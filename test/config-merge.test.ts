@@ -3,27 +3,9 @@ import { describe, it } from 'node:test';
 import type { JsonObject } from '../src/config/json.js';
 import { mergeLayers, sourcesAt } from '../src/config/merge.js';
 import { listSources } from '../src/config/provenance.js';
+import { WORKED_EXAMPLE } from './helpers/worked-example.js';
 
-// The worked example of product.md, verbatim.
-const productDefaults: JsonObject = {
-  PORT: 8880,
-  AllowJwtMail: true,
-  versions: { basis: { path: '/schema/openapi.basis.json', active: true } },
-};
-const aJson: JsonObject = {
-  dance: 'tango',
-  PORT: 1234,
-  versions: { basis: { active: false }, special: { path: '/schema/openapi.special.json', active: true } },
-};
-const expected: JsonObject = {
-  PORT: 8564,
-  AllowJwtMail: true,
-  dance: 'tango',
-  versions: {
-    basis: { path: '/schema/openapi.basis.json', active: false },
-    special: { path: '/schema/openapi.special.json', active: true },
-  },
-};
+const { productDefaults, aJson, expected } = WORKED_EXAMPLE;
 
 describe('merging layers', () => {
   it('reproduces the worked example of the product docs exactly', () => {
