@@ -1,0 +1,165 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createSecureContext, type SecureContextOptions } from 'node:tls';
+import { toPem } from 'jks-js';
+import { certificateOf, summarizeCertificate, type CertificateSummary } from './certificate-summary.js';
+import { sniffKeystore } from './keystore-kind.js';
+import type { TlsPolicy } from './tls-policy.js';
+
+/** Where a listener's certificate and key come from (paths already absolute). */
+export interface TlsSource {
+  type: 'pfx' | 'jks' | 'pem';
+  file: string;
+  password: string | undefined;
+  pemCert: string | undefined;
+}
+
+/** Validated TLS material: options that createSecureContext accepted, and what they present. */
+export interface TlsMaterial {
+  options: SecureContextOptions;
+  certificate: CertificateSummary;
+  /** The files it was read from, for watching. */
+  files: string[];
+  /** Changes whenever the key, certificate or password does: tells a reload whether to swap. */
+  digest: string;
+}
+
+export type TlsLoad = { ok: true; material: TlsMaterial } | { ok: false; message: string };
+
+class TlsMaterialError extends Error {}
+
+function errorCode(error: unknown): string {
+  return typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
+}
+
+async function readMaterial(file: string, key: 'TLSFile' | 'PEMCert'): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (error) {
+    const code = errorCode(error);
+    const why =
+      code === 'ENOENT' ? 'the file does not exist; check the path (relative paths are resolved against the configuration directory)'
+      : code === 'EACCES' || code === 'EPERM' ? 'permission denied; make it readable by the user keepd runs as'
+      : code === 'EISDIR' ? 'it is a directory, not a file'
+      : error instanceof Error ? error.message : String(error);
+    throw new TlsMaterialError(`cannot read ${key} ${file}: ${why}`);
+  }
+}
+
+/** A JKS keystore's first key entry as PEM (Node cannot read JKS). */
+function jksToPemOptions(bytes: Buffer, source: TlsSource): SecureContextOptions {
+  let entries;
+  try {
+    entries = toPem(bytes, source.password ?? '');
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (/password/i.test(message)) throw new TlsMaterialError(`TLSFile ${source.file}: wrong TLSPassword for this JKS keystore (its integrity check failed)`);
+    throw new TlsMaterialError(`TLSFile ${source.file}: cannot read this JKS keystore (${message})`);
+  }
+  const withKey = Object.values(entries).find((entry) => entry.key !== undefined && entry.cert !== undefined);
+  if (!withKey?.key || !withKey.cert) {
+    throw new TlsMaterialError(`TLSFile ${source.file}: the JKS keystore holds no private key entry (only trusted certificates); import the server's key and certificate`);
+  }
+  return { key: withKey.key, cert: withKey.cert };
+}
+
+async function keystoreOptions(source: TlsSource): Promise<SecureContextOptions> {
+  const bytes = await readMaterial(source.file, 'TLSFile');
+  switch (sniffKeystore(bytes)) {
+    case 'pkcs12':
+      return { pfx: bytes, passphrase: source.password ?? '' };
+    case 'jks':
+      return jksToPemOptions(bytes, source);
+    case 'jceks':
+      throw new TlsMaterialError(
+        `TLSFile ${source.file} is a JCEKS keystore, which keepd cannot read. Convert it to PKCS12: ` +
+          `keytool -importkeystore -srckeystore ${source.file} -srcstoretype JCEKS -destkeystore keepd.p12 -deststoretype PKCS12, ` +
+          'then point TLSFile at keepd.p12 with TLSType "pfx"',
+      );
+    case 'pem':
+      throw new TlsMaterialError(`TLSFile ${source.file} is a PEM file, not a ${source.type} keystore: use TLSType "pem", with TLSFile the private key and PEMCert the certificate chain`);
+    case 'unknown':
+      throw new TlsMaterialError(`TLSFile ${source.file} is neither a PKCS#12 (pfx) nor a JKS keystore; check TLSFile and TLSType`);
+  }
+}
+
+const ENCRYPTED_PEM = /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/;
+
+async function pemOptions(source: TlsSource): Promise<SecureContextOptions> {
+  const key = (await readMaterial(source.file, 'TLSFile')).toString('utf8');
+  const cert = (await readMaterial(source.pemCert ?? '', 'PEMCert')).toString('utf8');
+  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key)) {
+    const swapped = key.includes('-----BEGIN CERTIFICATE-----') && /PRIVATE KEY-----/.test(cert);
+    throw new TlsMaterialError(
+      swapped
+        ? `TLSFile ${source.file} holds a certificate and PEMCert ${source.pemCert ?? ''} the key: for TLSType "pem", TLSFile is the private key and PEMCert the chain; swap them`
+        : `TLSFile ${source.file} holds no PEM private key ("-----BEGIN PRIVATE KEY-----"); for TLSType "pem", TLSFile is the private key`,
+    );
+  }
+  if (!cert.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new TlsMaterialError(`PEMCert ${source.pemCert ?? ''} holds no PEM certificate ("-----BEGIN CERTIFICATE-----")`);
+  }
+  if (ENCRYPTED_PEM.test(key) && !source.password) {
+    throw new TlsMaterialError(`TLSFile ${source.file}: the private key is encrypted; set TLSPassword to its password`);
+  }
+  return source.password ? { key, cert, passphrase: source.password } : { key, cert };
+}
+
+/** What an OpenSSL error means for the admin, and what to do about it. */
+function explainOpenSslError(error: unknown, source: TlsSource): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = errorCode(error);
+  const file = source.file;
+  if (message.includes('mac verify failure')) return `TLSFile ${file}: wrong TLSPassword for this PKCS#12 file (its integrity check failed)${source.password ? '' : '; it needs a password'}`;
+  if (message.includes('Unsupported PKCS12 PFX data')) {
+    return (
+      `TLSFile ${file} uses legacy PKCS#12 encryption (RC2/3DES, typical of old Windows or Java exports) that OpenSSL 3 no longer reads. ` +
+      `Re-export it with modern encryption: openssl pkcs12 -legacy -in ${file} -nodes -out tmp.pem && openssl pkcs12 -export -in tmp.pem -out keepd.pfx && rm tmp.pem`
+    );
+  }
+  if (code === 'ERR_OSSL_X509_KEY_VALUES_MISMATCH') {
+    return source.type === 'pem'
+      ? `the private key TLSFile ${file} does not match the certificate PEMCert ${source.pemCert ?? ''}: use the key the certificate was issued for`
+      : `TLSFile ${file}: its private key does not match its certificate; re-export the keystore with the matching pair`;
+  }
+  if (code === 'ERR_OSSL_BAD_DECRYPT' || message.includes('bad decrypt')) return `TLSFile ${file}: wrong TLSPassword for the encrypted private key`;
+  if (code === 'ERR_OSSL_PEM_NO_START_LINE' || code === 'ERR_OSSL_UNSUPPORTED' || message.includes('DECODER')) {
+    return `TLSFile ${file}${source.pemCert ? ` / PEMCert ${source.pemCert}` : ''}: OpenSSL cannot decode it (${message})`;
+  }
+  if (message.includes('not enough data') || message.includes('asn1') || message.includes('ASN1')) return `TLSFile ${file} is damaged or not a PKCS#12 file (${message})`;
+  if (message.includes('no cipher match')) return `none of the configured cipher suites is available (${message})`;
+  return `TLSFile ${file}: ${message}`;
+}
+
+function digestOf(options: SecureContextOptions): string {
+  const hash = createHash('sha256');
+  for (const part of [options.pfx, options.key, options.cert, options.passphrase]) {
+    hash.update(Buffer.isBuffer(part) ? part : typeof part === 'string' ? Buffer.from(part, 'utf8') : Buffer.alloc(0));
+    hash.update('\0');
+  }
+  return hash.digest('hex');
+}
+
+/**
+ * Reads and validates a listener's TLS material: files readable, password right, key matching
+ * certificate, all accepted by OpenSSL under the policy. Nothing is served until this passes.
+ */
+export async function loadTlsMaterial(source: TlsSource, policy: TlsPolicy): Promise<TlsLoad> {
+  let options: SecureContextOptions;
+  try {
+    options = source.type === 'pem' ? await pemOptions(source) : await keystoreOptions(source);
+  } catch (error) {
+    if (error instanceof TlsMaterialError) return { ok: false, message: error.message };
+    throw error;
+  }
+  let certificate;
+  try {
+    const context = createSecureContext({ ...options, minVersion: policy.minVersion, maxVersion: policy.maxVersion, ciphers: policy.ciphers });
+    certificate = certificateOf(context);
+  } catch (error) {
+    return { ok: false, message: explainOpenSslError(error, source) };
+  }
+  if (!certificate) return { ok: false, message: `TLSFile ${source.file}: holds no certificate` };
+  const files = source.pemCert === undefined ? [source.file] : [source.file, source.pemCert];
+  return { ok: true, material: { options, certificate: summarizeCertificate(certificate), files, digest: digestOf(options) } };
+}

@@ -1,0 +1,107 @@
+import type { SecureVersion } from 'node:tls';
+import type { KeepConfig } from '../config/schema.js';
+import { formatPath, type ConfigProblem } from '../config/problems.js';
+import { IANA_TO_OPENSSL } from './cipher-names.js';
+
+/** Protocol range and cipher list shared by every TLS listener. */
+export interface TlsPolicy {
+  minVersion: SecureVersion;
+  maxVersion: SecureVersion;
+  ciphers: string;
+  warnings: string[];
+}
+
+const PROTOCOLS: readonly SecureVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
+/** Names the product (Java) knows but OpenSSL 3 cannot serve at all. */
+const UNSERVABLE = new Set(['SSLv2Hello', 'SSLv3', 'SSLv2']);
+const INSECURE: ReadonlySet<SecureVersion> = new Set<SecureVersion>(['TLSv1', 'TLSv1.1']);
+
+/**
+ * Modern defaults: TLS 1.3 suites, then ECDHE with AEAD ciphers only (no CBC, no RSA key
+ * exchange, no DHE), in the order a server should prefer them.
+ */
+export const DEFAULT_CIPHERS = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+];
+
+const KNOWN_OPENSSL = new Set(Object.values(IANA_TO_OPENSSL));
+
+/** A suite named the IANA/Java way (as the product does) or the OpenSSL way, in OpenSSL's name. */
+export function opensslCipherName(name: string): string | undefined {
+  return IANA_TO_OPENSSL[name] ?? (KNOWN_OPENSSL.has(name) ? name : undefined);
+}
+
+function isSecureVersion(name: string): name is SecureVersion {
+  return (PROTOCOLS as readonly string[]).includes(name);
+}
+
+/**
+ * The product's `enabledProtocols`, `removeInsecureProtocols` and `cipher` keys, as a Node TLS
+ * policy. Default: TLS 1.2 and 1.3 with DEFAULT_CIPHERS. TLS 1.0/1.1 are served only when
+ * enabled explicitly and not removed, with a warning.
+ */
+export function resolveTlsPolicy(
+  config: Pick<KeepConfig, 'enabledProtocols' | 'removeInsecureProtocols' | 'cipher'>,
+  sourceOf: (path: string[]) => string,
+): { policy?: TlsPolicy; problems: ConfigProblem[] } {
+  const problems: ConfigProblem[] = [];
+  const problem = (path: string[], message: string): void => {
+    problems.push({ source: sourceOf(path), path: formatPath(path), message });
+  };
+  const warnings: string[] = [];
+  const enabled = new Set<SecureVersion>(['TLSv1.2', 'TLSv1.3']);
+
+  for (const [name, on] of Object.entries(config.enabledProtocols ?? {})) {
+    if (isSecureVersion(name)) {
+      if (on) enabled.add(name);
+      else enabled.delete(name);
+    } else if (UNSERVABLE.has(name)) {
+      if (on) warnings.push(`enabledProtocols.${name} is ignored: OpenSSL 3 cannot serve it`);
+    } else {
+      problem(['enabledProtocols', name], `unknown protocol; expected one of ${PROTOCOLS.join(', ')}`);
+    }
+  }
+  for (const [name, remove] of Object.entries(config.removeInsecureProtocols ?? {})) {
+    if (isSecureVersion(name)) {
+      if (remove) enabled.delete(name);
+    } else if (!UNSERVABLE.has(name)) {
+      problem(['removeInsecureProtocols', name], `unknown protocol; expected one of ${PROTOCOLS.join(', ')}, SSLv3, SSLv2Hello`);
+    }
+  }
+
+  const ordered = PROTOCOLS.filter((p) => enabled.has(p));
+  const first = ordered[0];
+  const last = ordered[ordered.length - 1];
+  if (first === undefined || last === undefined) {
+    problem(['enabledProtocols'], 'leaves no TLS protocol enabled; enable at least TLSv1.2 or TLSv1.3');
+  } else if (PROTOCOLS.indexOf(last) - PROTOCOLS.indexOf(first) + 1 !== ordered.length) {
+    problem(['enabledProtocols'], `must enable a contiguous range of versions; got ${ordered.join(', ')}`);
+  }
+
+  const chosen: string[] = [];
+  const dropped = new Set<string>();
+  for (const [name, on] of Object.entries(config.cipher ?? {})) {
+    const openssl = opensslCipherName(name);
+    if (openssl === undefined) {
+      problem(['cipher', name], 'unknown cipher suite; use IANA names such as TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 (or OpenSSL names)');
+    } else if (on) chosen.push(openssl);
+    else dropped.add(openssl);
+  }
+  const list = (chosen.length > 0 ? chosen : DEFAULT_CIPHERS).filter((c) => !dropped.has(c));
+  if (list.length === 0) problem(['cipher'], 'leaves no cipher suite enabled');
+
+  const insecure = ordered.filter((p) => INSECURE.has(p));
+  if (insecure.length > 0) warnings.push(`${insecure.join(' and ')} enabled by enabledProtocols: these versions are insecure; remove them unless an old client needs them`);
+  if (problems.length > 0 || first === undefined || last === undefined) return { problems };
+  // OpenSSL 3 refuses TLS 1.0/1.1 at its default security level; an explicit opt-in lowers it.
+  const ciphers = list.join(':') + (insecure.length > 0 ? ':@SECLEVEL=0' : '');
+  return { policy: { minVersion: first, maxVersion: last, ciphers, warnings }, problems };
+}
