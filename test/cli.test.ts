@@ -109,7 +109,7 @@ describe('keepd CLI', () => {
       const run = await runCli(['check', '--config-dir', dir], { env: WORKED_EXAMPLE.env });
       assert.equal(run.code, 0, run.stderr);
       // keepd's own keys (its other ports, log level, empty identity) come from its built-in defaults
-      const keepdOwn = new Set(['HEALTHCHECKPORT', 'MANAGMENTPORT', 'METRICSPORT', 'LOG_LEVEL', 'identity']);
+      const keepdOwn = new Set(['HEALTHCHECKPORT', 'MANAGMENTPORT', 'METRICSPORT', 'LOG_LEVEL', 'drainTimeoutSeconds', 'identity']);
       const output = Object.fromEntries(Object.entries(JSON.parse(run.stdout) as Record<string, unknown>).filter(([key]) => !keepdOwn.has(key)));
       assert.deepEqual(output, WORKED_EXAMPLE.expected);
     });
@@ -134,6 +134,18 @@ describe('keepd CLI', () => {
       assert.match(run.stderr, /has 2 problem\(s\)/);
       assert.match(run.stderr, /a-broken\.json:1:13: invalid JSON/);
       assert.match(run.stderr, /c-broken\.json: METRICSPORT: expected an integer/);
+    });
+
+    it('checks TLS material as start would, and prints warnings on stderr', async () => {
+      const { TLS_CONFIGS } = await import('./helpers/test-config.js');
+      const bad = await tempDir({ 'tls.json': { ...TLS_CONFIGS.pfx, TLSPassword: 'wrong' } });
+      const run = await runCli(['check', '--config-dir', bad]);
+      assert.equal(run.code, 2);
+      assert.match(run.stderr, /tls\.json: TLSFile: TLS of the data, health, management and metrics listeners: .*server\.pfx: wrong TLSPassword/);
+      const good = await tempDir({ 'tls.json': TLS_CONFIGS.pfx });
+      const ok = await runCli(['check', '--config-dir', good]);
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.match(ok.stderr, /keepd: warning: no active account in identity\.healthcheckAPI/);
     });
 
     it('finds the directory from KEEPCONFIG_DIR, and from ./keepconfig.d', async () => {

@@ -99,6 +99,37 @@ describe('validating the keys keepd uses', () => {
     assert.match(problems[0] ?? '', /^k\.json: shutdownkey: expected a salted secret .*found a string of 14 character\(s\) \(not shown: secret\)$/);
   });
 
+  it('checks listener blocks: TLS keys complete per block, booleans, addresses', async () => {
+    const text = (
+      await problemsFor({
+        'l.json': {
+          listeners: {
+            management: { HOST: '', TLSType: 'pem', TLSFile: 'k.pem' },
+            metrics: { enabled: 'no' },
+            health: { TLSPassword: 'x' },
+          },
+        },
+      })
+    ).join('\n');
+    assert.match(text, /l\.json: listeners\.management\.HOST: expected an address to bind/);
+    assert.match(text, /l\.json: listeners\.management\.PEMCert: is required when TLSType is "pem"/);
+    assert.match(text, /l\.json: listeners\.metrics\.enabled: expected true or false, found the string "no"/);
+    assert.match(text, /listeners\.health\.TLSFile: is required: a listener block with TLS keys defines that listener's TLS completely/);
+  });
+
+  it('refuses two enabled listeners on the same fixed port', async () => {
+    assert.match((await problemsFor({ 'p.json': { PORT: 9000, METRICSPORT: 9000 } }))[0] ?? '', /^p\.json: METRICSPORT: uses port 9000, like PORT; each listener needs a port of its own$/);
+    await loadedFor({ 'p.json': { PORT: 9000, METRICSPORT: 9000, metrics: { enabled: false } } });
+    await loadedFor({ 'p.json': { PORT: 0, METRICSPORT: 0, HEALTHCHECKPORT: 0 } });
+  });
+
+  it('bounds drainTimeoutSeconds and types the metrics switches', async () => {
+    const text = (await problemsFor({ 'd.json': { drainTimeoutSeconds: 301, metrics: { enabled: 1 }, jvmMetricsEnabled: 'yes' } })).join('\n');
+    assert.match(text, /d\.json: drainTimeoutSeconds: expected a number of seconds from 0 to 300, found number 301/);
+    assert.match(text, /d\.json: metrics\.enabled: expected true or false/);
+    assert.match(text, /d\.json: jvmMetricsEnabled: expected true or false/);
+  });
+
   it('validates LOG_LEVEL', async () => {
     assert.match((await problemsFor({}, { LOG_LEVEL: 'verbose' }))[0] ?? '', /^env:LOG_LEVEL: LOG_LEVEL: expected one of "fatal", .*found the string "verbose"/);
   });

@@ -2,6 +2,7 @@ import { assembleConfig } from '../config/assemble.js';
 import { maskConfig } from '../config/mask.js';
 import { formatProblem, type ConfigProblem } from '../config/problems.js';
 import { listSources } from '../config/provenance.js';
+import { prepareConfig } from '../runtime/prepare.js';
 import { EXIT, type CliContext } from './context.js';
 
 export function formatProblems(configDir: string, problems: readonly ConfigProblem[]): string {
@@ -9,15 +10,21 @@ export function formatProblems(configDir: string, problems: readonly ConfigProbl
   return `keepd: the configuration in ${configDir} has ${problems.length} problem(s):\n${lines.join('\n')}\n`;
 }
 
-/** `keepd check`: assemble and validate; print the masked effective config, or every problem. */
+/**
+ * `keepd check`: everything `keepd start` checks before binding (files, schema, TLS material),
+ * then the masked effective config on stdout; warnings on stderr.
+ */
 export async function checkCommand(ctx: CliContext, configDir: string, withSources: boolean): Promise<number> {
   const result = await assembleConfig(configDir, ctx.env);
-  if (!result.ok) {
-    ctx.stderr(formatProblems(configDir, result.problems));
+  const preparation = result.ok ? await prepareConfig(result.loaded) : result;
+  if (!preparation.ok) {
+    ctx.stderr(formatProblems(configDir, preparation.problems));
     return EXIT.usage;
   }
-  const masked = maskConfig(result.loaded.merged);
-  const output = withSources ? listSources(masked, result.loaded.sources) : masked;
+  const { loaded, warnings } = preparation.prepared;
+  for (const warning of warnings) ctx.stderr(`keepd: warning: ${warning}\n`);
+  const masked = maskConfig(loaded.merged);
+  const output = withSources ? listSources(masked, loaded.sources) : masked;
   ctx.stdout(`${JSON.stringify(output, null, 2)}\n`);
   return EXIT.ok;
 }

@@ -6,6 +6,7 @@ import { checkCommand } from './check.js';
 import { EXIT, type CliContext } from './context.js';
 import { PasswordInputCancelled } from './read-password.js';
 import { saltCommand, verifyCommand } from './salt.js';
+import { startCommand } from './start.js';
 
 const USAGE = `Usage: keepd <command> [options]
 
@@ -61,8 +62,8 @@ async function run(argv: string[], ctx: CliContext): Promise<number> {
     case 'verify':
       return verifyCommand(ctx, rest[0]);
     case 'start':
-      ctx.stderr('keepd start: not available yet; the listeners arrive with the next release. Use `keepd check` to validate a configuration.\n');
-      return EXIT.failed;
+      // A stopped daemon may leave timers of its libraries behind; its work is done.
+      return process.exit(await startCommand(ctx, configDir));
     default:
       ctx.stderr(`keepd: unknown command "${command}"\n\n${USAGE}`);
       return EXIT.usage;

@@ -8,6 +8,7 @@ export function builtInDefaults(): JsonObject {
     MANAGMENTPORT: 8889,
     METRICSPORT: 8890,
     LOG_LEVEL: 'info',
+    drainTimeoutSeconds: 10,
     identity: {
       healthcheckAPI: {},
       managementAPI: {},

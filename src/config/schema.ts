@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { SECRET_FORMAT_HINT, SECRET_PATTERN } from '../accounts/secret.js';
-import { valueAt, type JsonObject } from './json.js';
+import { getOwn, isJsonObject, valueAt, type JsonObject } from './json.js';
 import { isSecretPath } from './mask.js';
 import { sourcesAt, type SourceTree } from './merge.js';
 import { describeFound, formatPath, type ConfigProblem } from './problems.js';
@@ -47,32 +47,107 @@ const identity = z.looseObject(
 export const TLS_TYPES = ['pfx', 'jks', 'pem'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-export const configSchema = z
-  .looseObject({
-    PORT: port,
-    HEALTHCHECKPORT: port,
-    MANAGMENTPORT: port,
-    METRICSPORT: port,
-    HOST: nonEmptyString('an address to bind, such as "127.0.0.1" or "::" (leave it out for all interfaces)').optional(),
-    TLSFile: nonEmptyString('the path of the certificate file (pfx/jks) or private key (pem)').optional(),
-    TLSPassword: z.string({ error: 'a string ("" when there is no password)' }).optional(),
-    TLSType: z.enum(TLS_TYPES, { error: 'one of "pfx", "jks", "pem"' }).optional(),
-    PEMCert: nonEmptyString('the path of the PEM certificate chain').optional(),
-    LOG_LEVEL: z.enum(LOG_LEVELS, { error: `one of ${LOG_LEVELS.map((l) => `"${l}"`).join(', ')}` }),
-    shutdownkey: secret.optional(),
-    identity,
-  })
-  .superRefine((config, ctx) => {
-    if (config.TLSType === 'pem' && config.PEMCert === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['PEMCert'], params: { setBy: 'TLSType' }, message: 'is required when TLSType is "pem": the path of the certificate chain (TLSFile is the private key)' });
-    }
-    if (config.TLSFile !== undefined && config.TLSType === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['TLSType'], params: { setBy: 'TLSFile' }, message: 'is required when TLSFile is set: "pfx", "jks" or "pem"' });
-    }
-    if (config.TLSType !== undefined && config.TLSFile === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['TLSFile'], params: { setBy: 'TLSType' }, message: `is required when TLSType is set: the ${config.TLSType === 'pem' ? 'private key' : 'keystore'} file` });
-    }
-  });
+/** The product's TLS keys; valid at the top level (all listeners) and in a `listeners.<name>` block. */
+const tlsKeys = {
+  TLSFile: nonEmptyString('the path of the keystore (pfx/jks) or private key (pem)').optional(),
+  TLSPassword: z.string({ error: 'a string ("" when there is no password)' }).optional(),
+  TLSType: z.enum(TLS_TYPES, { error: 'one of "pfx", "jks", "pem"' }).optional(),
+  PEMCert: nonEmptyString('the path of the PEM certificate chain').optional(),
+};
+const host = nonEmptyString('an address to bind, such as "127.0.0.1" or "::" (leave it out for all interfaces)').optional();
+const flag = z.boolean({ error: 'true or false' }).optional();
+const switches = z.record(z.string(), z.boolean({ error: 'true or false' }), { error: 'an object of names to true/false' }).optional();
+
+/** keepd's extension: per-listener address, TLS material and on/off. */
+const listenerBlock = z
+  .looseObject({ enabled: flag, HOST: host, ...tlsKeys }, { error: 'an object such as {"HOST": "127.0.0.1"}' })
+  .optional();
+
+const LISTENER_PORTS = [
+  ['data', 'PORT'],
+  ['health', 'HEALTHCHECKPORT'],
+  ['management', 'MANAGMENTPORT'],
+  ['metrics', 'METRICSPORT'],
+] as const;
+
+/** A rule between keys, checked on the raw merged JSON so that it is reported even when other keys are invalid. */
+interface Relation {
+  path: string[];
+  message: string;
+  /** The key whose setting makes this one required: its file is the one to fix. */
+  setBy?: string[];
+}
+
+function stringAt(block: JsonObject, key: string): string | undefined {
+  const value = getOwn(block, key);
+  return typeof value === 'string' ? value : undefined;
+}
+
+function tlsRelations(block: JsonObject, prefix: string[]): Relation[] {
+  const type = stringAt(block, 'TLSType');
+  const has = (key: string): boolean => getOwn(block, key) !== undefined;
+  const out: Relation[] = [];
+  if (prefix.length > 0 && !has('TLSFile') && !has('TLSType') && (has('TLSPassword') || has('PEMCert'))) {
+    out.push({ path: [...prefix, 'TLSFile'], message: "is required: a listener block with TLS keys defines that listener's TLS completely (TLSFile, TLSType, and TLSPassword/PEMCert as needed)" });
+  }
+  if (type === 'pem' && !has('PEMCert')) {
+    out.push({ path: [...prefix, 'PEMCert'], setBy: [...prefix, 'TLSType'], message: 'is required when TLSType is "pem": the path of the certificate chain (TLSFile is the private key)' });
+  }
+  if (has('TLSFile') && !has('TLSType')) {
+    out.push({ path: [...prefix, 'TLSType'], setBy: [...prefix, 'TLSFile'], message: 'is required when TLSFile is set: "pfx", "jks" or "pem"' });
+  }
+  if (has('TLSType') && !has('TLSFile')) {
+    out.push({ path: [...prefix, 'TLSFile'], setBy: [...prefix, 'TLSType'], message: `is required when TLSType is set: the ${type === 'pem' ? 'private key' : 'keystore'} file` });
+  }
+  return out;
+}
+
+/** Rules between keys: TLS keys that need each other, and one port per enabled listener. */
+export function relationProblems(merged: JsonObject): Relation[] {
+  const out = tlsRelations(merged, []);
+  const blocks = getOwn(merged, 'listeners');
+  const block = (name: string): JsonObject | undefined => {
+    const value = isJsonObject(blocks) ? getOwn(blocks, name) : undefined;
+    return isJsonObject(value) ? value : undefined;
+  };
+  for (const [name] of LISTENER_PORTS) {
+    const own = block(name);
+    if (own) out.push(...tlsRelations(own, ['listeners', name]));
+  }
+  const metrics = getOwn(merged, 'metrics');
+  const seen = new Map<number, string>();
+  for (const [name, key] of LISTENER_PORTS) {
+    const off = getOwn(block(name) ?? {}, 'enabled') === false || (name === 'metrics' && isJsonObject(metrics) && getOwn(metrics, 'enabled') === false);
+    const port = getOwn(merged, key);
+    if (off || typeof port !== 'number' || port === 0) continue;
+    const other = seen.get(port);
+    if (other !== undefined) out.push({ path: [key], message: `uses port ${port}, like ${other}; each listener needs a port of its own` });
+    seen.set(port, key);
+  }
+  return out;
+}
+
+export const configSchema = z.looseObject({
+  PORT: port,
+  HEALTHCHECKPORT: port,
+  MANAGMENTPORT: port,
+  METRICSPORT: port,
+  HOST: host,
+  ...tlsKeys,
+  enabledProtocols: switches,
+  removeInsecureProtocols: switches,
+  cipher: switches,
+  LOG_LEVEL: z.enum(LOG_LEVELS, { error: `one of ${LOG_LEVELS.map((l) => `"${l}"`).join(', ')}` }),
+  shutdownkey: secret.optional(),
+  identity,
+  metrics: z.looseObject({ enabled: flag }, { error: 'an object such as {"enabled": false}' }).optional(),
+  jvmMetricsEnabled: flag,
+  processMetricsEnabled: flag,
+  drainTimeoutSeconds: z.number({ error: 'a number of seconds from 0 to 300' }).min(0, { error: 'a number of seconds from 0 to 300' }).max(300, { error: 'a number of seconds from 0 to 300' }),
+  listeners: z
+    .looseObject({ data: listenerBlock, health: listenerBlock, management: listenerBlock, metrics: listenerBlock }, { error: 'an object with the blocks data, health, management, metrics' })
+    .optional(),
+});
 
 export type KeepConfig = z.infer<typeof configSchema>;
 
@@ -81,16 +156,19 @@ export type Validation = { ok: true; config: KeepConfig } | { ok: false; problem
 /** Validates the merged configuration; every problem names the key, the layer that set it, and what was found. */
 export function validateConfig(merged: JsonObject, sources: SourceTree): Validation {
   const result = configSchema.safeParse(merged);
-  if (result.success) return { ok: true, config: result.data };
-  const problems = result.error.issues.map((issue): ConfigProblem => {
+  const label = (path: (string | number)[]): string => {
+    const origin = sourcesAt(sources, path);
+    return origin.length > 0 ? origin.join(', ') : 'default';
+  };
+  const problems = (result.success ? [] : result.error.issues).map((issue): ConfigProblem => {
     const path = issue.path.filter((step): step is string | number => typeof step !== 'symbol');
     const found = valueAt(merged, path);
-    // A missing key that another key requires is reported where that other key was set.
-    const setBy: unknown = issue.code === 'custom' ? issue.params?.setBy : undefined;
-    const origin = sourcesAt(sources, typeof setBy === 'string' && found === undefined ? [setBy] : path);
-    const message =
-      issue.code === 'custom' ? issue.message : `expected ${issue.message}, found ${describeFound(found, isSecretPath(path))}`;
-    return { source: origin.length > 0 ? origin.join(', ') : 'default', path: formatPath(path), message };
+    return { source: label(path), path: formatPath(path), message: `expected ${issue.message}, found ${describeFound(found, isSecretPath(path))}` };
   });
+  for (const relation of relationProblems(merged)) {
+    // A missing key that another key requires is reported where that other key was set.
+    problems.push({ source: label(relation.setBy ?? relation.path), path: formatPath(relation.path), message: relation.message });
+  }
+  if (result.success && problems.length === 0) return { ok: true, config: result.data };
   return { ok: false, problems };
 }

@@ -1,12 +1,18 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after } from 'node:test';
 
-/** A fresh directory removed after the test file; `files` maps names to contents (objects become JSON). */
+const created: string[] = [];
+// Removed when the test file's process ends (not per test: a daemon may still be reading them).
+process.once('exit', () => {
+  for (const dir of created) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh directory; `files` maps names to contents (objects become JSON). */
 export async function tempDir(files: Record<string, string | object | Buffer> = {}): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'keepd-test-'));
-  after(() => rm(dir, { recursive: true, force: true }));
+  created.push(dir);
   await writeFiles(dir, files);
   return dir;
 }

@@ -1,0 +1,62 @@
+import { assembleConfig } from '../config/assemble.js';
+import { perListener } from '../config/listener-names.js';
+import { Daemon, StartupError } from '../runtime/daemon.js';
+import { firstRunBanner, generateFirstRun, needsFirstRun, type FirstRun } from '../runtime/first-run.js';
+import { createLogger } from '../runtime/logger.js';
+import { prepareConfig } from '../runtime/prepare.js';
+import { handleSignals } from '../runtime/signals.js';
+import { formatProblems } from './check.js';
+import { EXIT, type CliContext } from './context.js';
+
+/** `keepd start`: assemble, prepare (TLS included), first run if needed, bind, serve until stopped. */
+export async function startCommand(ctx: CliContext, configDir: string): Promise<number> {
+  let assembled = await assembleConfig(configDir, ctx.env);
+  if (!assembled.ok) {
+    ctx.stderr(formatProblems(configDir, assembled.problems));
+    return EXIT.usage;
+  }
+  let firstRun: FirstRun | undefined;
+  if (needsFirstRun(assembled.loaded.config)) {
+    try {
+      firstRun = await generateFirstRun(configDir);
+    } catch (error) {
+      ctx.stderr(
+        `keepd: no accounts and no TLS are configured, and the first-run certificate and accounts cannot be written to ${configDir}: ` +
+          `${error instanceof Error ? error.message : String(error)}. Make the directory writable, or configure TLS and accounts (see keepconfig.d/*.json.example).\n`,
+      );
+      return EXIT.failed;
+    }
+    assembled = await assembleConfig(configDir, ctx.env);
+    if (!assembled.ok) {
+      ctx.stderr(formatProblems(configDir, assembled.problems));
+      return EXIT.usage;
+    }
+  }
+  const preparation = await prepareConfig(assembled.loaded);
+  if (!preparation.ok) {
+    ctx.stderr(formatProblems(configDir, preparation.problems));
+    return EXIT.usage;
+  }
+
+  const logger = createLogger({ level: preparation.prepared.loaded.config.LOG_LEVEL, pretty: process.stdout.isTTY });
+  let daemon: Daemon;
+  try {
+    daemon = await Daemon.start(preparation.prepared, { configDir, env: ctx.env, logger });
+  } catch (error) {
+    if (!(error instanceof StartupError)) throw error;
+    ctx.stderr(`keepd: cannot start:\n${error.reasons.map((r) => `  - ${r}`).join('\n')}\n`);
+    return EXIT.failed;
+  }
+  if (firstRun) {
+    const endpoints = perListener((name) => {
+      const listener = daemon.listener(name);
+      return listener ? { address: listener.address, port: listener.port } : undefined;
+    });
+    const known = Object.fromEntries(Object.entries(endpoints).filter((entry): entry is [string, { address: string; port: number }] => entry[1] !== undefined));
+    ctx.stdout(firstRunBanner(firstRun, known));
+  }
+  const removeHandlers = handleSignals(daemon, logger);
+  await daemon.stopped;
+  removeHandlers();
+  return EXIT.ok;
+}

@@ -1,0 +1,57 @@
+import path from 'node:path';
+import type { TlsSource } from '../tls/load-tls-material.js';
+import { perListener, PORT_KEY, REALM_OF, type ListenerName } from './listener-names.js';
+import type { KeepConfig, Realm } from './schema.js';
+
+/** One listener as the configuration asks for it. */
+export interface ListenerSettings {
+  name: ListenerName;
+  enabled: boolean;
+  port: number;
+  /** Address to bind as configured; undefined means all interfaces. */
+  host: string | undefined;
+  realm: Realm;
+  /** Absent: plain http. */
+  tls: TlsSource | undefined;
+  /** Where the TLS keys came from: `listeners.<name>` or the top level. */
+  tlsKeysAt: string[];
+}
+
+type TlsKeys = Pick<KeepConfig, 'TLSFile' | 'TLSPassword' | 'TLSType' | 'PEMCert'>;
+
+function tlsSource(keys: TlsKeys, configDir: string): TlsSource | undefined {
+  if (keys.TLSType === undefined || keys.TLSFile === undefined) return undefined;
+  return {
+    type: keys.TLSType,
+    file: path.resolve(configDir, keys.TLSFile),
+    password: keys.TLSPassword,
+    pemCert: keys.PEMCert === undefined ? undefined : path.resolve(configDir, keys.PEMCert),
+  };
+}
+
+function hasTlsKeys(block: TlsKeys): boolean {
+  return block.TLSFile !== undefined || block.TLSType !== undefined;
+}
+
+/**
+ * Each listener's port, address, realm and TLS. The product's top-level keys apply to all four;
+ * a `listeners.<name>` block overrides HOST, and its TLS keys (when it has any) replace the
+ * top-level ones entirely, so that passwords of one keystore never meet another's file.
+ * Relative TLS paths are resolved against the configuration directory.
+ */
+export function resolveListenerSettings(config: KeepConfig, configDir: string): Record<ListenerName, ListenerSettings> {
+  return perListener((name): ListenerSettings => {
+    const block = config.listeners?.[name];
+    const ownTls = block !== undefined && hasTlsKeys(block);
+    const metricsOff = name === 'metrics' && config.metrics?.enabled === false;
+    return {
+      name,
+      enabled: block?.enabled !== false && !metricsOff,
+      port: config[PORT_KEY[name]],
+      host: block?.HOST ?? config.HOST,
+      realm: REALM_OF[name],
+      tls: tlsSource(ownTls ? block : config, configDir),
+      tlsKeysAt: ownTls ? ['listeners', name] : [],
+    };
+  });
+}

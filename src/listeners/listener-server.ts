@@ -1,0 +1,230 @@
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
+import { fastify, LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { PORT_KEY, type ListenerName } from '../config/listener-names.js';
+import type { ListenerSettings } from '../config/listener-settings.js';
+import type { PreparedListener } from '../runtime/prepare.js';
+import type { TlsMaterial } from '../tls/load-tls-material.js';
+import type { TlsPolicy } from '../tls/tls-policy.js';
+import { guardWithBasicAuth, unauthenticatedReason, unauthorizedBody } from './basic-auth-guard.js';
+import type { ListenerContext, RouteEntry } from './listener-context.js';
+
+export type RouteRegistrar = (app: FastifyInstance, ctx: ListenerContext) => void;
+
+export interface ListenerServerOptions {
+  prepared: PreparedListener;
+  policy: TlsPolicy;
+  logger: Logger;
+  ctx: ListenerContext;
+  routes: RouteRegistrar;
+}
+
+/** An expected startup failure (port in use, bad address): one clear sentence, no stack trace. */
+export class ListenError extends Error {}
+
+export function secureServerOptions(material: TlsMaterial, policy: TlsPolicy): HttpsOptions {
+  return { ...material.options, minVersion: policy.minVersion, maxVersion: policy.maxVersion, ciphers: policy.ciphers, honorCipherOrder: true };
+}
+
+/**
+ * Explicit addresses only: Fastify's `localhost` starts hidden extra servers that a later
+ * setSecureContext would not reach. No HOST means all interfaces ("::" also takes IPv4 on a
+ * dual-stack host; "0.0.0.0" where IPv6 is off).
+ */
+export function bindAddresses(host: string | undefined): string[] {
+  if (host === undefined) return ['::', '0.0.0.0'];
+  if (host === 'localhost') return ['127.0.0.1'];
+  return [host];
+}
+
+function errorCode(error: unknown): string {
+  return typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
+}
+
+function explainListenError(error: unknown, settings: ListenerSettings, address: string): string {
+  const where = `the ${settings.name} listener cannot listen on ${address.includes(':') ? `[${address}]` : address}:${settings.port}`;
+  const portKey = PORT_KEY[settings.name];
+  switch (errorCode(error)) {
+    case 'EADDRINUSE':
+      return `${where}: the port is already in use (another keepd or Domino REST API?). Stop that process or set ${portKey} to a free port`;
+    case 'EACCES':
+      return `${where}: permission denied; ports below 1024 need root or CAP_NET_BIND_SERVICE, so choose a port above 1023 with ${portKey}`;
+    case 'EADDRNOTAVAIL':
+      return `${where}: this machine has no such address; fix HOST`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `${where}: cannot resolve the host name; set HOST to an IP address`;
+    default:
+      return `${where}: ${error instanceof Error ? error.message : String(error)}`;
+  }
+}
+
+/** One listener: its own Fastify instance, server, TLS context and Basic-auth realm. */
+export class ListenerServer {
+  readonly name: ListenerName;
+  readonly settings: ListenerSettings;
+  readonly scheme: 'http' | 'https';
+  readonly routes: RouteEntry[] = [];
+  #tls: TlsMaterial | undefined;
+  #closing = false;
+  #address = '';
+  #port = 0;
+  readonly #app: FastifyInstance;
+  readonly #server: HttpServer | HttpsServer;
+  readonly #log: Logger;
+
+  private constructor(options: ListenerServerOptions) {
+    const { prepared, policy, logger } = options;
+    this.name = prepared.settings.name;
+    this.settings = prepared.settings;
+    this.#tls = prepared.tls;
+    this.scheme = prepared.tls ? 'https' : 'http';
+    const tls = prepared.tls;
+    let server: HttpServer | HttpsServer | undefined;
+    this.#log = logger.child({ listener: this.name });
+    this.#app = fastify<HttpServer>({
+      loggerInstance: this.#log,
+      // Per-request lines would flood the log; requests are counted and timed in the metrics.
+      logController: new LogController({ disableRequestLogging: true }),
+      return503OnClosing: true,
+      forceCloseConnections: 'idle',
+      serverFactory: (handler) => {
+        server = tls ? createHttpsServer(secureServerOptions(tls, policy), handler) : createHttpServer(handler);
+        return server;
+      },
+    });
+    if (!server) throw new Error('Fastify did not create the server');
+    this.#server = server;
+  }
+
+  /** Order matters: the guard's hook must be in place before the routes and the 404 handler. */
+  async #setup(ctx: ListenerContext, routes: RouteRegistrar): Promise<void> {
+    this.#installCommonHandlers(ctx);
+    this.#app.addHook('onRoute', (route) => {
+      for (const method of [route.method].flat()) this.routes.push({ method, url: route.url });
+    });
+    await guardWithBasicAuth(this.#app, this.name, this.settings.realm, ctx);
+    routes(this.#app, ctx);
+    this.#installNotFound();
+  }
+
+  #installNotFound(): void {
+    const listener = this.name;
+    this.#app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
+      void reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no route ${request.method} ${request.url.split('?')[0] ?? ''} on the ${listener} listener` });
+    });
+  }
+
+  #installCommonHandlers(ctx: ListenerContext): void {
+    const app = this.#app;
+    const listener = this.name;
+    const realm = this.settings.realm;
+    // While draining, answers close their connection: a kept-alive socket would otherwise hold the
+    // drain open for the whole keep-alive timeout.
+    app.addHook('onSend', (_request, reply, payload, done) => {
+      if (this.#closing) void reply.header('connection', 'close');
+      done(null, payload);
+    });
+    app.addHook('onResponse', (request, reply, done) => {
+      const labels = { listener, route: request.routeOptions.url ?? 'unmatched', method: request.method, status: String(reply.statusCode) };
+      ctx.metrics.requests.inc(labels);
+      ctx.metrics.requestDuration.observe(labels, reply.elapsedTime / 1000);
+      done();
+    });
+    app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      const reason = unauthenticatedReason(error, request);
+      if (reason !== undefined) {
+        ctx.metrics.unauthenticated.inc({ listener, reason });
+        return reply.code(401).send(unauthorizedBody(realm));
+      }
+      const statusCode = typeof error.statusCode === 'number' && error.statusCode >= 400 ? error.statusCode : 500;
+      if (statusCode >= 500) {
+        request.log.error({ err: error, url: request.url }, 'request failed');
+        return reply.code(statusCode).send({ statusCode, error: 'Internal Server Error', message: 'internal error; see the keepd log' });
+      }
+      return reply.code(statusCode).send({ statusCode, error: error.name === 'FastifyError' ? 'Bad Request' : error.name, message: error.message });
+    });
+  }
+
+  /** Builds the listener and binds it; rejects with a ListenError that names listener, address and port. */
+  static async start(options: ListenerServerOptions): Promise<ListenerServer> {
+    const listener = new ListenerServer(options);
+    await listener.#setup(options.ctx, options.routes);
+    await listener.#listen();
+    return listener;
+  }
+
+  async #listen(): Promise<void> {
+    await this.#app.ready();
+    const candidates = bindAddresses(this.settings.host);
+    for (const [index, address] of candidates.entries()) {
+      // Fastify logs its own unstructured "listening" lines; the daemon logs one structured line instead.
+      const level = this.#log.level;
+      this.#log.level = 'warn';
+      try {
+        await this.#app.listen({ port: this.settings.port, host: address });
+        const bound = this.#server.address();
+        if (bound === null || typeof bound === 'string') throw new Error('not bound to an IP socket');
+        this.#address = bound.address;
+        this.#port = bound.port;
+        return;
+      } catch (error) {
+        const retry = index < candidates.length - 1 && ['EAFNOSUPPORT', 'EADDRNOTAVAIL'].includes(errorCode(error));
+        if (!retry) {
+          await this.#app.close().catch(() => undefined);
+          throw new ListenError(explainListenError(error, this.settings, address));
+        }
+      } finally {
+        this.#log.level = level;
+      }
+    }
+  }
+
+  setLogLevel(level: string): void {
+    this.#log.level = level;
+  }
+
+  get address(): string {
+    return this.#address;
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  get tls(): TlsMaterial | undefined {
+    return this.#tls;
+  }
+
+  get listening(): boolean {
+    return this.#server.listening;
+  }
+
+  /** New handshakes get the new certificate; connections already open keep theirs. */
+  updateTls(material: TlsMaterial, policy: TlsPolicy): void {
+    if (!('setSecureContext' in this.#server)) throw new Error(`the ${this.name} listener is not a TLS listener`);
+    this.#server.setSecureContext(secureServerOptions(material, policy));
+    this.#tls = material;
+  }
+
+  /**
+   * Stops accepting, lets in-flight requests finish (new requests on kept-alive connections get
+   * 503), and after `drainMs` cuts whatever is left. Resolves with whether it had to cut.
+   */
+  async close(drainMs: number): Promise<{ forced: boolean }> {
+    this.#closing = true;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), drainMs);
+      timer.unref();
+    });
+    const closed = this.#app.close().then(() => 'closed' as const);
+    const first = await Promise.race([closed, deadline]);
+    clearTimeout(timer);
+    if (first === 'closed') return { forced: false };
+    this.#server.closeAllConnections();
+    await closed;
+    return { forced: true };
+  }
+}

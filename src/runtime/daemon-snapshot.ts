@@ -1,0 +1,110 @@
+import type { ListenerName } from '../config/listener-names.js';
+import type { Realm } from '../config/schema.js';
+import { daysUntil, type CertificateSummary } from '../tls/certificate-summary.js';
+
+export interface ListenerStatus {
+  name: ListenerName;
+  enabled: boolean;
+  up: boolean;
+  scheme: 'http' | 'https' | undefined;
+  address: string | undefined;
+  port: number | undefined;
+  certificate: CertificateSummary | undefined;
+}
+
+/** The daemon's state at one instant: what /health, /info and the metrics report. */
+export interface DaemonSnapshot {
+  version: string;
+  pid: number;
+  startedAt: Date;
+  configDir: string;
+  files: string[];
+  generation: number;
+  loadedAt: Date;
+  accounts: Record<Realm, number>;
+  listeners: Record<ListenerName, ListenerStatus>;
+  /** The last reload that was refused, until a later one succeeds. */
+  staleConfig: { at: Date; origin: string; problems: string[] } | undefined;
+  warnings: string[];
+  stopping: boolean;
+}
+
+/** A certificate expiring within this many days makes /health "degraded" (still 200). */
+export const EXPIRY_WARNING_DAYS = 14;
+
+type ComponentStatus = 'ok' | 'degraded' | 'failing';
+
+function certificateComponent(certificate: CertificateSummary, now: number) {
+  const days = daysUntil(certificate.validToMs, now);
+  const status: ComponentStatus = days < EXPIRY_WARNING_DAYS ? 'degraded' : 'ok';
+  return { status, subject: certificate.subject, notAfter: certificate.validTo, daysUntilExpiry: days, ...(days < 0 ? { expired: true } : {}) };
+}
+
+/**
+ * GET /health. 503 ("failing") when an enabled listener is down or keepd is stopping; 200
+ * otherwise, "degraded" when the configuration on disk was refused (keepd serves the last good
+ * one) or a certificate expires within EXPIRY_WARNING_DAYS.
+ */
+export function healthReport(snapshot: DaemonSnapshot, now = Date.now()): { statusCode: 200 | 503; body: object } {
+  const listeners: Record<string, object> = {};
+  const tls: Record<string, object> = {};
+  const statuses: ComponentStatus[] = [];
+  for (const listener of Object.values(snapshot.listeners)) {
+    if (!listener.enabled) {
+      listeners[listener.name] = { status: 'disabled' };
+      continue;
+    }
+    const status: ComponentStatus = listener.up && !snapshot.stopping ? 'ok' : 'failing';
+    statuses.push(status);
+    listeners[listener.name] = { status, scheme: listener.scheme, port: listener.port };
+    if (listener.certificate) {
+      const component = certificateComponent(listener.certificate, now);
+      statuses.push(component.status);
+      tls[listener.name] = component;
+    }
+  }
+  const config = snapshot.staleConfig
+    ? { status: 'degraded' as const, stale: true, generation: snapshot.generation, loadedAt: snapshot.loadedAt.toISOString(), error: { at: snapshot.staleConfig.at.toISOString(), origin: snapshot.staleConfig.origin, problems: snapshot.staleConfig.problems } }
+    : { status: 'ok' as const, stale: false, generation: snapshot.generation, loadedAt: snapshot.loadedAt.toISOString() };
+  statuses.push(config.status);
+  const status: ComponentStatus = statuses.includes('failing') ? 'failing' : statuses.includes('degraded') ? 'degraded' : 'ok';
+  return {
+    statusCode: status === 'failing' ? 503 : 200,
+    body: { status, ...(snapshot.stopping ? { stopping: true } : {}), checkedAt: new Date(now).toISOString(), components: { config, listeners, tls } },
+  };
+}
+
+/** GET /info: runtime facts for admins. Counts of accounts only, never names or secrets. */
+export function infoReport(snapshot: DaemonSnapshot, now = Date.now()): object {
+  return {
+    version: snapshot.version,
+    node: process.version,
+    pid: snapshot.pid,
+    startedAt: snapshot.startedAt.toISOString(),
+    uptimeSeconds: Math.round((now - snapshot.startedAt.getTime()) / 1000),
+    configDir: snapshot.configDir,
+    configFiles: snapshot.files,
+    generation: snapshot.generation,
+    loadedAt: snapshot.loadedAt.toISOString(),
+    staleConfig: snapshot.staleConfig
+      ? { at: snapshot.staleConfig.at.toISOString(), origin: snapshot.staleConfig.origin, problems: snapshot.staleConfig.problems }
+      : null,
+    listeners: Object.fromEntries(
+      Object.values(snapshot.listeners).map((l) => [
+        l.name,
+        {
+          enabled: l.enabled,
+          up: l.up,
+          scheme: l.scheme ?? null,
+          address: l.address ?? null,
+          port: l.port ?? null,
+          certificate: l.certificate
+            ? { subject: l.certificate.subject, issuer: l.certificate.issuer, serialNumber: l.certificate.serialNumber, notAfter: l.certificate.validTo, daysUntilExpiry: daysUntil(l.certificate.validToMs, now) }
+            : null,
+        },
+      ]),
+    ),
+    accounts: snapshot.accounts,
+    warnings: snapshot.warnings,
+  };
+}

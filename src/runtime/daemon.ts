@@ -1,0 +1,276 @@
+import type { Logger } from 'pino';
+import { Authenticator, countAccounts, type AccountIndex } from '../accounts/accounts.js';
+import { VerificationCache } from '../accounts/verification-cache.js';
+import { assembleConfig, type LoadedConfig } from '../config/assemble.js';
+import type { Environment } from '../config/env-layer.js';
+import { LISTENER_NAMES, perListener, type ListenerName } from '../config/listener-names.js';
+import { formatProblem } from '../config/problems.js';
+import { LISTENER_ROUTES } from '../listeners/index.js';
+import type { ListenerContext, RouteEntry } from '../listeners/listener-context.js';
+import { ListenError, ListenerServer } from '../listeners/listener-server.js';
+import { KeepdMetrics } from '../metrics/keepd-metrics.js';
+import type { DaemonSnapshot, ListenerStatus } from './daemon-snapshot.js';
+import { planListenerChange, type ListenerChange } from './listener-changes.js';
+import { VERSION } from './package-info.js';
+import { prepareConfig, type PreparedConfig } from './prepare.js';
+import type { ReloadOutcome } from './reload-outcome.js';
+
+export interface DaemonOptions {
+  configDir: string;
+  env: Environment;
+  logger: Logger;
+}
+
+/** keepd could not start: every reason, each a sentence for the admin. */
+export class StartupError extends Error {
+  constructor(readonly reasons: string[]) {
+    super(reasons.join('\n'));
+  }
+}
+
+interface ActiveConfig {
+  prepared: PreparedConfig;
+  generation: number;
+  loadedAt: Date;
+}
+
+function processMetricsEnabled(prepared: PreparedConfig): boolean {
+  const { config } = prepared.loaded;
+  return config.processMetricsEnabled ?? config.jvmMetricsEnabled ?? true;
+}
+
+/**
+ * The running keepd: four listeners over one live configuration. Requests read the active
+ * configuration per request; reloads are serialized and either apply completely or not at all.
+ */
+export class Daemon implements ListenerContext {
+  readonly authenticator = new Authenticator(new VerificationCache());
+  readonly metrics = new KeepdMetrics();
+  readonly startedAt = new Date();
+  readonly #options: DaemonOptions;
+  readonly #log: Logger;
+  readonly #listeners = new Map<ListenerName, ListenerServer>();
+  #active: ActiveConfig;
+  #staleConfig: DaemonSnapshot['staleConfig'];
+  #reloads: Promise<unknown> = Promise.resolve();
+  #stopping: Promise<void> | undefined;
+  #resolveStopped: () => void = () => undefined;
+  readonly stopped = new Promise<void>((resolve) => {
+    this.#resolveStopped = resolve;
+  });
+
+  private constructor(prepared: PreparedConfig, options: DaemonOptions) {
+    this.#options = options;
+    this.#log = options.logger;
+    this.#active = { prepared, generation: 1, loadedAt: new Date() };
+  }
+
+  /** Starts every enabled listener, or none: on any failure the ones already bound are closed again. */
+  static async start(prepared: PreparedConfig, options: DaemonOptions): Promise<Daemon> {
+    const daemon = new Daemon(prepared, options);
+    daemon.#applySettings(prepared);
+    for (const warning of prepared.warnings) daemon.#log.warn(warning);
+    const results = await Promise.allSettled(
+      LISTENER_NAMES.filter((name) => prepared.listeners[name].settings.enabled).map((name) => daemon.#startListener(name, prepared)),
+    );
+    const failures = results.flatMap((r): string[] => {
+      if (r.status === 'fulfilled') return [];
+      const reason: unknown = r.reason;
+      return [reason instanceof Error ? reason.message : String(reason)];
+    });
+    if (failures.length > 0) {
+      await Promise.all([...daemon.#listeners.values()].map((l) => l.close(0)));
+      throw new StartupError(failures);
+    }
+    daemon.metrics.markConfig(1, daemon.#active.loadedAt);
+    return daemon;
+  }
+
+  async #startListener(name: ListenerName, prepared: PreparedConfig): Promise<ListenerServer> {
+    const spec = prepared.listeners[name];
+    try {
+      const listener = await ListenerServer.start({ prepared: spec, policy: prepared.policy, logger: this.#log, ctx: this, routes: LISTENER_ROUTES[name] });
+      this.#listeners.set(name, listener);
+      this.metrics.markListener(name, true, listener.tls?.certificate.validToMs);
+      this.#log.info({ listener: name, scheme: listener.scheme, address: listener.address, port: listener.port }, `${name} listener on ${listener.scheme}://${listener.address.includes(':') ? `[${listener.address}]` : listener.address}:${listener.port}`);
+      if (!listener.tls) this.#log.warn({ listener: name }, `the ${name} listener serves plain http: passwords cross the network in clear text; configure TLSFile and TLSType`);
+      return listener;
+    } catch (error) {
+      this.metrics.markListener(name, false, undefined);
+      throw error;
+    }
+  }
+
+  #applySettings(prepared: PreparedConfig): void {
+    const level = prepared.loaded.config.LOG_LEVEL;
+    this.#log.level = level;
+    for (const listener of this.#listeners.values()) listener.setLogLevel(level);
+    this.metrics.setProcessMetrics(processMetricsEnabled(prepared));
+  }
+
+  // ListenerContext: read live by every request.
+
+  accounts(): AccountIndex {
+    return this.#active.prepared.accounts;
+  }
+
+  config(): LoadedConfig {
+    return this.#active.prepared.loaded;
+  }
+
+  listener(name: ListenerName): ListenerServer | undefined {
+    return this.#listeners.get(name);
+  }
+
+  snapshot(): DaemonSnapshot {
+    const { prepared, generation, loadedAt } = this.#active;
+    return {
+      version: VERSION,
+      pid: process.pid,
+      startedAt: this.startedAt,
+      configDir: prepared.loaded.configDir,
+      files: prepared.loaded.files,
+      generation,
+      loadedAt,
+      accounts: countAccounts(prepared.accounts),
+      listeners: perListener((name): ListenerStatus => {
+        const running = this.#listeners.get(name);
+        return {
+          name,
+          enabled: prepared.listeners[name].settings.enabled,
+          up: running?.listening ?? false,
+          scheme: running?.scheme,
+          address: running?.address,
+          port: running?.port,
+          certificate: running?.tls?.certificate,
+        };
+      }),
+      staleConfig: this.#staleConfig,
+      warnings: prepared.warnings,
+      stopping: this.#stopping !== undefined,
+    };
+  }
+
+  routes(): Record<ListenerName, RouteEntry[]> {
+    return perListener((name) => this.#listeners.get(name)?.routes ?? []);
+  }
+
+  reload(origin: string, answer?: (outcome: ReloadOutcome) => Promise<void>): Promise<ReloadOutcome> {
+    const run = this.#reloads.then(() => this.#reload(origin, answer));
+    this.#reloads = run.catch(() => undefined);
+    return run;
+  }
+
+  shutdown(origin: string): void {
+    void this.stop(origin);
+  }
+
+  async #reload(origin: string, answer?: (outcome: ReloadOutcome) => Promise<void>): Promise<ReloadOutcome> {
+    if (this.#stopping) return { status: 'rejected', generation: this.#active.generation, problems: ['keepd is stopping'] };
+    const assembled = await assembleConfig(this.#options.configDir, this.#options.env);
+    const preparation = assembled.ok ? await prepareConfig(assembled.loaded) : assembled;
+    if (!preparation.ok) {
+      const problems = preparation.problems.map(formatProblem);
+      this.#staleConfig = { at: new Date(), origin, problems };
+      this.#log.error({ origin, problems }, `configuration refused (${origin}); still serving generation ${this.#active.generation}:\n  ${problems.join('\n  ')}`);
+      return { status: 'rejected', generation: this.#active.generation, problems };
+    }
+    const next = preparation.prepared;
+    const current = this.#active.prepared;
+    this.#staleConfig = undefined;
+    const policyChanged = JSON.stringify(next.policy) !== JSON.stringify(current.policy);
+    const changes = LISTENER_NAMES.map((name) => planListenerChange(current.listeners[name], next.listeners[name], this.#listeners.has(name), policyChanged)).filter(
+      (change) => change.action !== 'keep',
+    );
+    const configChanged = JSON.stringify(next.loaded.merged) !== JSON.stringify(current.loaded.merged);
+    if (!configChanged && changes.length === 0) return { status: 'unchanged', generation: this.#active.generation };
+
+    const generation = this.#active.generation + 1;
+    const described = [...(configChanged ? ['configuration'] : []), ...changes.map((c) => `${c.name}: ${c.action} (${c.reason})`)];
+    const planned: ReloadOutcome = { status: 'applied', generation, changes: described, errors: [] };
+    if (answer) await answer(planned);
+
+    // Accounts and settings first: the next request sees them. Then the sockets.
+    this.#active = { prepared: next, generation, loadedAt: new Date() };
+    this.#applySettings(next);
+    const errors = (await Promise.all(changes.map((change) => this.#applyChange(change, next)))).flat();
+    this.metrics.markConfig(generation, this.#active.loadedAt);
+    for (const warning of next.warnings) this.#log.warn(warning);
+    this.#log.info({ origin, generation, changes: described }, `configuration generation ${generation} applied (${origin})`);
+    return { ...planned, errors };
+  }
+
+  async #applyChange(change: ListenerChange, next: PreparedConfig): Promise<string[]> {
+    const { name } = change;
+    const old = this.#listeners.get(name);
+    const drainMs = next.loaded.config.drainTimeoutSeconds * 1000;
+    try {
+      switch (change.action) {
+        case 'keep':
+          return [];
+        case 'swap-tls': {
+          const material = next.listeners[name].tls;
+          if (old && material) {
+            old.updateTls(material, next.policy);
+            this.metrics.markListener(name, true, material.certificate.validToMs);
+            this.#log.info({ listener: name, serialNumber: material.certificate.serialNumber, notAfter: material.certificate.validTo }, `${name} listener: new TLS context for new connections`);
+          }
+          return [];
+        }
+        case 'stop':
+          this.#listeners.delete(name);
+          this.metrics.forgetListener(name);
+          await old?.close(drainMs);
+          this.#log.info({ listener: name }, `${name} listener stopped (disabled)`);
+          return [];
+        case 'start':
+          await this.#startListener(name, next);
+          return [];
+        case 'rebind': {
+          const sameSocket = old !== undefined && old.settings.port === next.listeners[name].settings.port && old.settings.port !== 0 && old.settings.host === next.listeners[name].settings.host;
+          // A new port: bind the new socket first, so a failure leaves the old one serving.
+          if (sameSocket) {
+            this.#listeners.delete(name);
+            await old.close(drainMs);
+            await this.#startListener(name, next);
+          } else {
+            this.#listeners.delete(name);
+            try {
+              await this.#startListener(name, next);
+            } catch (error) {
+              if (old) this.#listeners.set(name, old);
+              throw error;
+            }
+            await old?.close(drainMs);
+          }
+          return [];
+        }
+      }
+    } catch (error) {
+      const message = error instanceof ListenError || error instanceof Error ? error.message : String(error);
+      this.#log.error({ listener: name }, message);
+      return [message];
+    }
+  }
+
+  /** Graceful stop: stop accepting, drain in-flight requests up to drainTimeoutSeconds, close. */
+  stop(origin: string): Promise<void> {
+    if (this.#stopping) return this.#stopping;
+    const drainSeconds = this.#active.prepared.loaded.config.drainTimeoutSeconds;
+    this.#log.info({ origin, drainSeconds }, `stopping (${origin}); draining in-flight requests for up to ${drainSeconds}s`);
+    this.#stopping = (async () => {
+      const results = await Promise.all(
+        [...this.#listeners].map(async ([name, listener]) => {
+          const { forced } = await listener.close(drainSeconds * 1000);
+          this.metrics.markListener(name, false, undefined);
+          return forced ? [name] : [];
+        }),
+      );
+      const cut = results.flat();
+      if (cut.length > 0) this.#log.warn({ listeners: cut }, `drain time over; cut the remaining connections of ${cut.join(', ')}`);
+      this.#log.info('stopped');
+      this.#resolveStopped();
+    })();
+    return this.#stopping;
+  }
+}

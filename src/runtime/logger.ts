@@ -1,0 +1,44 @@
+import { pino, type Logger } from 'pino';
+import pretty from 'pino-pretty';
+import type { KeepConfig } from '../config/schema.js';
+
+/**
+ * Never log credentials: whatever a request or an error object carries, these paths are censored
+ * before a line is written.
+ */
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers["proxy-authorization"]',
+  'headers.authorization',
+  'authorization',
+  'password',
+  'secret',
+  'shutdownkey',
+  'guess',
+  'TLSPassword',
+  '*.password',
+  '*.secret',
+  '*.shutdownkey',
+  '*.guess',
+  '*.TLSPassword',
+];
+
+export interface LoggerOptions {
+  level: KeepConfig['LOG_LEVEL'];
+  /** Human-readable lines (a terminal) instead of JSON (files, journald, collectors). */
+  pretty: boolean;
+  destination?: NodeJS.WritableStream;
+}
+
+export function createLogger(options: LoggerOptions): Logger {
+  const base = {
+    level: options.level,
+    base: { pid: process.pid },
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+  };
+  if (options.pretty) {
+    return pino(base, pretty({ colorize: true, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', sync: true }));
+  }
+  // Synchronous writes keep log lines in order with what the CLI prints on stdout.
+  return pino(base, options.destination ?? pino.destination({ dest: 1, sync: true }));
+}

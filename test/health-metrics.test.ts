@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { request } from './helpers/http-client.js';
+import { startKeepd, type KeepdProcess } from './helpers/keepd-process.js';
+import { functionalUsers, LOOPBACK_PORTS, TLS_CONFIGS, USERS } from './helpers/test-config.js';
+import { tempDir } from './helpers/temp-dir.js';
+
+const promtool = spawnSync('promtool', ['--version']).status === 0;
+
+describe('health and metrics listeners', () => {
+  let keepd: KeepdProcess;
+  const health = (): string => `https://127.0.0.1:${keepd.ports.health ?? 0}/health`;
+  const metrics = (): string => `https://127.0.0.1:${keepd.ports.metrics ?? 0}/metrics`;
+
+  before(async () => {
+    const dir = await tempDir({ 'functionalUsers.json': await functionalUsers(), 'ports.json': LOOPBACK_PORTS, 'tls.json': TLS_CONFIGS.pem });
+    keepd = await startKeepd(dir);
+  });
+  after(() => keepd.stop());
+
+  it('GET /health: 200 with one entry per listener, the config and each certificate', async () => {
+    const response = await request(health(), { auth: [...USERS.health] });
+    assert.equal(response.status, 200);
+    const body = response.json() as {
+      status: string;
+      components: { config: { status: string; generation: number }; listeners: Record<string, { status: string; scheme: string; port: number }>; tls: Record<string, { status: string; daysUntilExpiry: number; subject: string }> };
+    };
+    assert.equal(body.status, 'ok');
+    assert.deepEqual([body.components.config.status, body.components.config.generation], ['ok', 1]);
+    for (const name of ['data', 'health', 'management', 'metrics']) {
+      assert.deepEqual(body.components.listeners[name], { status: 'ok', scheme: 'https', port: keepd.ports[name as 'data'] });
+      const tls = body.components.tls[name];
+      assert.ok(tls);
+      assert.equal(tls.status, 'ok');
+      assert.equal(tls.subject, 'CN=keepd test server');
+      assert.ok(tls.daysUntilExpiry > 300);
+    }
+  });
+
+  it('HEAD /health answers the status without a body', async () => {
+    const response = await request(health(), { method: 'HEAD', auth: [...USERS.health] });
+    assert.equal(response.status, 200);
+    assert.equal(response.body, '');
+  });
+
+  it('GET /metrics exposes the documented metrics', async () => {
+    await request(health(), { auth: ['nobody', 'x'] });
+    const response = await request(metrics(), { auth: [...USERS.metrics] });
+    assert.equal(response.status, 200);
+    assert.match(String(response.headers['content-type']), /^text\/plain; version=0\.0\.4/);
+    const text = response.body;
+    for (const pattern of [
+      /^keep_unauthenticated_request_count_total\{listener="health",reason="unknown_user"\} [1-9]/m,
+      /^keepd_http_requests_total\{listener="health",route="\/health",method="GET",status="200"\} [1-9]/m,
+      /^keepd_http_request_duration_seconds_bucket\{le="0\.005",listener="health",route="\/health",method="GET",status="200"\} \d+/m,
+      /^keepd_listener_up\{listener="management"\} 1$/m,
+      /^keepd_tls_certificate_expiry_timestamp_seconds\{listener="data"\} \d{10}$/m,
+      /^keepd_config_generation 1$/m,
+      /^keepd_config_last_load_timestamp_seconds \d+/m,
+      /^keepd_build_info\{version="\d+\.\d+\.\d+",nodejs_version="v\d+/m,
+      /^process_cpu_seconds_total \d/m,
+      /^nodejs_eventloop_lag_seconds /m,
+    ]) {
+      assert.match(text, pattern);
+    }
+  });
+
+  it('GET /metrics passes promtool check metrics', { skip: !promtool && !process.env.CI ? 'promtool not installed (Debian: prometheus); CI installs it' : false }, async () => {
+    await request(`https://127.0.0.1:${keepd.ports.management ?? 0}/info`, { auth: ['x', 'y'] });
+    const text = (await request(metrics(), { auth: [...USERS.metrics] })).body;
+    const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    assert.equal(check.status, 0, `${check.stdout}${check.stderr}`);
+  });
+});
+
+describe('switches and failures reported by /health and /metrics', () => {
+  it('jvmMetricsEnabled false drops the process metrics; processMetricsEnabled is its keepd name', async () => {
+    const dir = await tempDir({ 'functionalUsers.json': await functionalUsers(), 'ports.json': LOOPBACK_PORTS, 'tls.json': TLS_CONFIGS.pem, 'm.json': { jvmMetricsEnabled: false } });
+    const keepd = await startKeepd(dir);
+    const scrape = async (): Promise<string> => (await request(`https://127.0.0.1:${keepd.ports.metrics ?? 0}/metrics`, { auth: [...USERS.metrics] })).body;
+    try {
+      const text = await scrape();
+      assert.match(text, /^keepd_build_info/m);
+      assert.doesNotMatch(text, /^process_cpu_seconds_total/m);
+      await writeFile(path.join(dir, 'm.json'), JSON.stringify({ jvmMetricsEnabled: false, processMetricsEnabled: true }));
+      assert.equal((await request(`https://127.0.0.1:${keepd.ports.management ?? 0}/restart`, { method: 'POST', auth: [...USERS.management] })).status, 200);
+      assert.match(await scrape(), /^process_cpu_seconds_total/m);
+    } finally {
+      await keepd.stop();
+    }
+  });
+
+  it('"metrics": {"enabled": false} means no metrics listener', async () => {
+    const dir = await tempDir({ 'functionalUsers.json': await functionalUsers(), 'ports.json': LOOPBACK_PORTS, 'tls.json': TLS_CONFIGS.pem, 'm.json': { metrics: { enabled: false } } });
+    const keepd = await startKeepd(dir, { expect: 3 });
+    try {
+      assert.deepEqual(Object.keys(keepd.ports).sort(), ['data', 'health', 'management']);
+      const body = (await request(`https://127.0.0.1:${keepd.ports.health ?? 0}/health`, { auth: [...USERS.health] })).json() as { status: string; components: { listeners: Record<string, { status: string }> } };
+      assert.equal(body.status, 'ok');
+      assert.deepEqual(body.components.listeners.metrics, { status: 'disabled' });
+    } finally {
+      await keepd.stop();
+    }
+  });
+
+  it('503 when an enabled listener is down', async () => {
+    const blocker: Server = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const address = blocker.address();
+    const taken = typeof address === 'object' && address ? address.port : 0;
+    const dir = await tempDir({ 'functionalUsers.json': await functionalUsers(), 'ports.json': LOOPBACK_PORTS, 'tls.json': TLS_CONFIGS.pem, 'z-data.json': { listeners: { data: { enabled: false } } } });
+    const keepd = await startKeepd(dir, { expect: 3 });
+    try {
+      // Enable the data listener on a port someone else holds: the reload applies, the listener stays down.
+      await writeFile(path.join(dir, 'z-data.json'), JSON.stringify({ PORT: taken, listeners: { data: { enabled: true } } }));
+      const restart = await request(`https://127.0.0.1:${keepd.ports.management ?? 0}/restart`, { method: 'POST', auth: [...USERS.management] });
+      assert.equal(restart.status, 200);
+      const response = await request(`https://127.0.0.1:${keepd.ports.health ?? 0}/health`, { auth: [...USERS.health] });
+      assert.equal(response.status, 503);
+      const body = response.json() as { status: string; components: { listeners: Record<string, { status: string }> } };
+      assert.equal(body.status, 'failing');
+      assert.equal(body.components.listeners.data?.status, 'failing');
+      const text = (await request(`https://127.0.0.1:${keepd.ports.metrics ?? 0}/metrics`, { auth: [...USERS.metrics] })).body;
+      assert.match(text, /^keepd_listener_up\{listener="data"\} 0$/m);
+      assert.ok(keepd.logs.some((l) => l.level === 50 && l.msg.includes(`the data listener cannot listen on 127.0.0.1:${taken}: the port is already in use`)));
+    } finally {
+      await keepd.stop();
+      blocker.close();
+    }
+  });
+});

@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { connect, type SecureVersion } from 'node:tls';
+import { describe, it } from 'node:test';
+import { DEFAULT_CIPHERS, resolveTlsPolicy } from '../src/tls/tls-policy.js';
+import { TEST_CA } from './helpers/http-client.js';
+import { startKeepd } from './helpers/keepd-process.js';
+import { functionalUsers, LOOPBACK_PORTS, TLS_CONFIGS } from './helpers/test-config.js';
+import { tempDir } from './helpers/temp-dir.js';
+
+const source = (): string => 'test.json';
+
+/** A real TLS handshake; resolves with the negotiated protocol and cipher, or the error code. */
+function handshake(port: number, options: { minVersion?: SecureVersion; maxVersion?: SecureVersion; ciphers?: string }): Promise<{ protocol?: string | null; cipher?: string; error?: string }> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port, servername: 'localhost', ca: TEST_CA, ...options }, () => {
+      resolve({ protocol: socket.getProtocol(), cipher: socket.getCipher().name });
+      socket.end();
+    });
+    socket.on('error', (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message }));
+  });
+}
+
+describe('TLS policy from the product keys', () => {
+  it('defaults to TLS 1.2..1.3 with ECDHE/AEAD suites only', () => {
+    const { policy, problems } = resolveTlsPolicy({}, source);
+    assert.deepEqual(problems, []);
+    assert.ok(policy);
+    assert.equal(policy.minVersion, 'TLSv1.2');
+    assert.equal(policy.maxVersion, 'TLSv1.3');
+    assert.equal(policy.ciphers, DEFAULT_CIPHERS.join(':'));
+    for (const cipher of DEFAULT_CIPHERS) assert.match(cipher, /^TLS_|^ECDHE-.*(GCM|CHACHA20)/);
+  });
+
+  it('honours enabledProtocols and removeInsecureProtocols', () => {
+    assert.equal(resolveTlsPolicy({ enabledProtocols: { 'TLSv1.2': false } }, source).policy?.minVersion, 'TLSv1.3');
+    assert.equal(resolveTlsPolicy({ enabledProtocols: { 'TLSv1.3': false } }, source).policy?.maxVersion, 'TLSv1.2');
+    const legacy = resolveTlsPolicy({ enabledProtocols: { 'TLSv1.1': true } }, source).policy;
+    assert.ok(legacy);
+    assert.equal(legacy.minVersion, 'TLSv1.1');
+    assert.match(legacy.ciphers, /@SECLEVEL=0$/);
+    assert.match(legacy.warnings.join(), /TLSv1\.1 enabled by enabledProtocols: these versions are insecure/);
+    const removed = resolveTlsPolicy({ enabledProtocols: { 'TLSv1.1': true }, removeInsecureProtocols: { 'TLSv1.1': true, SSLv2Hello: true } }, source).policy;
+    assert.equal(removed?.minVersion, 'TLSv1.2');
+  });
+
+  it('refuses unknown names, gaps and empty sets, naming the key and its file', () => {
+    const problems = (config: Parameters<typeof resolveTlsPolicy>[0]) => resolveTlsPolicy(config, source).problems.map((p) => `${p.source}: ${p.path ?? ''}: ${p.message}`);
+    assert.match(problems({ enabledProtocols: { 'TLSv1.4': true } })[0] ?? '', /^test\.json: enabledProtocols\["TLSv1\.4"\]: unknown protocol/);
+    assert.match(problems({ enabledProtocols: { 'TLSv1.2': false, 'TLSv1.3': false } })[0] ?? '', /leaves no TLS protocol enabled/);
+    assert.match(problems({ enabledProtocols: { TLSv1: true, 'TLSv1.1': false } })[0] ?? '', /contiguous range/);
+    assert.match(problems({ cipher: { TLS_FANCY_NEW: true } })[0] ?? '', /cipher\.TLS_FANCY_NEW: unknown cipher suite/);
+    assert.match(problems({ cipher: Object.fromEntries(DEFAULT_CIPHERS.map((c) => [c, false])) })[0] ?? '', /leaves no cipher suite enabled/);
+  });
+
+  it('maps IANA (Java) cipher names to OpenSSL names', () => {
+    const { policy } = resolveTlsPolicy({ cipher: { TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384: true, TLS_AES_256_GCM_SHA384: true, 'ECDHE-RSA-CHACHA20-POLY1305': true } }, source);
+    assert.equal(policy?.ciphers, 'ECDHE-RSA-AES256-GCM-SHA384:TLS_AES_256_GCM_SHA384:ECDHE-RSA-CHACHA20-POLY1305');
+  });
+});
+
+describe('TLS policy on the wire', () => {
+  it('refuses TLS 1.1 and weak ciphers by default; serves 1.2 and 1.3', async () => {
+    const dir = await tempDir({ 'functionalUsers.json': await functionalUsers(), 'ports.json': LOOPBACK_PORTS, 'tls.json': TLS_CONFIGS.pem });
+    const keepd = await startKeepd(dir);
+    try {
+      const port = keepd.ports.health ?? 0;
+      assert.ok((await handshake(port, { maxVersion: 'TLSv1.1', minVersion: 'TLSv1', ciphers: 'DEFAULT:@SECLEVEL=0' })).error);
+      assert.ok((await handshake(port, { maxVersion: 'TLSv1.2', ciphers: 'AES128-SHA:AES256-SHA:ECDHE-RSA-AES128-SHA' })).error, 'CBC and RSA key exchange are off');
+      assert.equal((await handshake(port, { maxVersion: 'TLSv1.2' })).protocol, 'TLSv1.2');
+      assert.equal((await handshake(port, {})).protocol, 'TLSv1.3');
+    } finally {
+      await keepd.stop();
+    }
+  });
+
+  it('honours enabledProtocols and cipher from the product configuration', async () => {
+    const dir = await tempDir({
+      'functionalUsers.json': await functionalUsers(),
+      'ports.json': LOOPBACK_PORTS,
+      'tls.json': TLS_CONFIGS.pem,
+      'policy.json': { enabledProtocols: { 'TLSv1.2': true, 'TLSv1.3': false }, cipher: { TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384: true } },
+    });
+    const keepd = await startKeepd(dir);
+    try {
+      const port = keepd.ports.data ?? 0;
+      assert.ok((await handshake(port, { minVersion: 'TLSv1.3' })).error, 'TLS 1.3 switched off');
+      assert.deepEqual(await handshake(port, {}), { protocol: 'TLSv1.2', cipher: 'ECDHE-RSA-AES256-GCM-SHA384' });
+    } finally {
+      await keepd.stop();
+    }
+  });
+});
