@@ -5,6 +5,7 @@ import { VERSION } from '../runtime/package-info.js';
 import { checkCommand } from './check.js';
 import { EXIT, type CliContext } from './context.js';
 import { PasswordInputCancelled } from './read-password.js';
+import { reloadCommand } from './reload.js';
 import { saltCommand, verifyCommand } from './salt.js';
 import { startCommand } from './start.js';
 
@@ -14,15 +15,24 @@ Commands:
   start  [--config-dir DIR]             start the data, health, management and metrics listeners
   check  [--config-dir DIR] [--sources] assemble and validate the configuration; print it masked
                                         (with --sources: each key's value and the file or variable that set it)
+  reload [--config-dir DIR] [--url URL] [--user NAME] [--cacert FILE] [--insecure]
+                                        ask the running keepd to re-read its configuration (like
+                                        \`tell restapi reload\`); password from $KEEPD_PASSWORD or stdin
   salt                                  read a password from stdin, print a new salted secret
   verify SECRET                         read a password from stdin; exit 0 if it matches SECRET, 1 if not
 
 Options:
   --config-dir DIR  configuration directory (default: $KEEPCONFIG_DIR, else ./keepconfig.d)
+  --url URL         reload: the management listener (default: $KEEPD_MANAGEMENT_URL, else found
+                    from the configuration: https://localhost:MANAGMENTPORT)
+  --user NAME       reload: a management account (default: $KEEPD_USER)
+  --cacert FILE     reload: CA to verify the management certificate (default: $KEEPD_CACERT, else the
+                    system's, plus PEMCert of a pem configuration)
+  --insecure        reload: do not verify the management certificate
   -h, --help        show this help
   -v, --version     show the version
 
-Exit codes: 0 success, 1 failure (verify: no match), 2 invalid usage or configuration.
+Exit codes: 0 success, 1 failure (verify: no match; reload: refused), 2 invalid usage or configuration.
 `;
 
 async function run(argv: string[], ctx: CliContext): Promise<number> {
@@ -35,6 +45,10 @@ async function run(argv: string[], ctx: CliContext): Promise<number> {
       options: {
         'config-dir': { type: 'string' },
         sources: { type: 'boolean', default: false },
+        url: { type: 'string' },
+        user: { type: 'string' },
+        cacert: { type: 'string' },
+        insecure: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', short: 'v', default: false },
       },
@@ -59,6 +73,8 @@ async function run(argv: string[], ctx: CliContext): Promise<number> {
       return checkCommand(ctx, configDir, values.sources);
     case 'salt':
       return saltCommand(ctx);
+    case 'reload':
+      return reloadCommand(ctx, { configDir, url: values.url, user: values.user, cacert: values.cacert, insecure: values.insecure });
     case 'verify':
       return verifyCommand(ctx, rest[0]);
     case 'start':

@@ -40,8 +40,9 @@ export function applyKeys(line: string, keys: string): { line: string; done: boo
 function readHidden(input: NodeJS.ReadStream, output: NodeJS.WritableStream, prompt: string): Promise<string> {
   return new Promise((resolve, reject) => {
     let line = '';
-    output.write(prompt);
+    // Echo off before the prompt shows: whatever is typed after it is never displayed.
     input.setRawMode(true);
+    output.write(prompt);
     input.setEncoding('utf8');
     const onData = (keys: string): void => {
       const step = applyKeys(line, keys);

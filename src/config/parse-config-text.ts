@@ -44,6 +44,9 @@ function locateSyntaxError(text: string): { offset: number; message: string } {
   parseLenient(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
   const first = errors[0];
   if (first === undefined) return { offset: 0, message: 'not valid JSON' };
+  if (first.offset >= text.trimEnd().length) {
+    return { offset: first.offset, message: 'the file ends too early (an unclosed brace, bracket or string, or a file still being written?)' };
+  }
   const code = printParseErrorCode(first.error);
   return { offset: first.offset, message: READABLE_ERROR[code] ?? code };
 }

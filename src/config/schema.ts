@@ -143,6 +143,15 @@ export const configSchema = z.looseObject({
   metrics: z.looseObject({ enabled: flag }, { error: 'an object such as {"enabled": false}' }).optional(),
   jvmMetricsEnabled: flag,
   processMetricsEnabled: flag,
+  watch: z
+    .looseObject(
+      {
+        enabled: flag,
+        debounceMs: z.number({ error: 'milliseconds from 10 to 5000' }).int({ error: 'milliseconds from 10 to 5000' }).min(10, { error: 'milliseconds from 10 to 5000' }).max(5000, { error: 'milliseconds from 10 to 5000' }).optional(),
+      },
+      { error: 'an object such as {"enabled": true, "debounceMs": 75}' },
+    )
+    .optional(),
   drainTimeoutSeconds: z.number({ error: 'a number of seconds from 0 to 300' }).min(0, { error: 'a number of seconds from 0 to 300' }).max(300, { error: 'a number of seconds from 0 to 300' }),
   listeners: z
     .looseObject({ data: listenerBlock, health: listenerBlock, management: listenerBlock, metrics: listenerBlock }, { error: 'an object with the blocks data, health, management, metrics' })

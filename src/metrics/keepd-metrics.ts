@@ -61,6 +61,13 @@ export class KeepdMetrics {
     registers: [this.registry],
   });
 
+  readonly reloads = new Counter({
+    name: 'keepd_config_reloads_total',
+    help: 'Configuration reloads by outcome (applied, unchanged, rejected) and trigger (watch, signal, api).',
+    labelNames: ['outcome', 'trigger'] as const,
+    registers: [this.registry],
+  });
+
   readonly buildInfo = new Gauge({
     name: 'keepd_build_info',
     help: 'Always 1; the labels say which keepd and Node.js are running.',

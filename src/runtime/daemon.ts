@@ -1,14 +1,18 @@
+import path from 'node:path';
 import type { Logger } from 'pino';
 import { Authenticator, countAccounts, type AccountIndex } from '../accounts/accounts.js';
 import { VerificationCache } from '../accounts/verification-cache.js';
 import { assembleConfig, type LoadedConfig } from '../config/assemble.js';
 import type { Environment } from '../config/env-layer.js';
 import { LISTENER_NAMES, perListener, type ListenerName } from '../config/listener-names.js';
+import { resolveListenerSettings, type ListenerSettings } from '../config/listener-settings.js';
+import type { KeepConfig } from '../config/schema.js';
 import { formatProblem } from '../config/problems.js';
 import { LISTENER_ROUTES } from '../listeners/index.js';
 import type { ListenerContext, RouteEntry } from '../listeners/listener-context.js';
 import { ListenError, ListenerServer } from '../listeners/listener-server.js';
 import { KeepdMetrics } from '../metrics/keepd-metrics.js';
+import { ConfigWatcher, type WatchTargets } from './config-watcher.js';
 import type { DaemonSnapshot, ListenerStatus } from './daemon-snapshot.js';
 import { planListenerChange, type ListenerChange } from './listener-changes.js';
 import { VERSION } from './package-info.js';
@@ -19,6 +23,25 @@ export interface DaemonOptions {
   configDir: string;
   env: Environment;
   logger: Logger;
+}
+
+export const DEFAULT_WATCH_DEBOUNCE_MS = 75;
+
+/** What to watch for a configuration: its directory, and TLS files that live elsewhere. */
+export function watchTargets(configDir: string, settings: ListenerSettings[]): WatchTargets {
+  const directory = path.resolve(configDir);
+  const files = settings
+    .filter((s) => s.enabled && s.tls)
+    .flatMap((s) => [s.tls?.file, s.tls?.pemCert])
+    .filter((file): file is string => file !== undefined && path.dirname(file) !== directory);
+  return { directories: [directory], files: [...new Set(files)] };
+}
+
+/** The label of keepd_config_reloads_total{trigger}: bounded, whatever the origin text says. */
+function reloadTrigger(origin: string): string {
+  if (origin.startsWith('watch')) return 'watch';
+  if (origin.startsWith('SIG')) return 'signal';
+  return 'api';
 }
 
 /** keepd could not start: every reason, each a sentence for the admin. */
@@ -53,6 +76,8 @@ export class Daemon implements ListenerContext {
   #active: ActiveConfig;
   #staleConfig: DaemonSnapshot['staleConfig'];
   #reloads: Promise<unknown> = Promise.resolve();
+  #watcher: ConfigWatcher | undefined;
+  #lastLoggedProblems = '';
   #stopping: Promise<void> | undefined;
   #resolveStopped: () => void = () => undefined;
   readonly stopped = new Promise<void>((resolve) => {
@@ -70,6 +95,8 @@ export class Daemon implements ListenerContext {
     const daemon = new Daemon(prepared, options);
     daemon.#applySettings(prepared);
     for (const warning of prepared.warnings) daemon.#log.warn(warning);
+    // Watching starts before the listeners bind: a change made once they answer is never missed.
+    await daemon.#updateWatcher(prepared.loaded.config, Object.values(prepared.listeners).map((l) => l.settings));
     const results = await Promise.allSettled(
       LISTENER_NAMES.filter((name) => prepared.listeners[name].settings.enabled).map((name) => daemon.#startListener(name, prepared)),
     );
@@ -79,6 +106,7 @@ export class Daemon implements ListenerContext {
       return [reason instanceof Error ? reason.message : String(reason)];
     });
     if (failures.length > 0) {
+      await daemon.#watcher?.close();
       await Promise.all([...daemon.#listeners.values()].map((l) => l.close(0)));
       throw new StartupError(failures);
     }
@@ -165,16 +193,51 @@ export class Daemon implements ListenerContext {
     void this.stop(origin);
   }
 
+  /** Starts, retargets or stops the watcher to match a configuration. */
+  async #updateWatcher(config: KeepConfig, settings: ListenerSettings[]): Promise<void> {
+    if (this.#stopping) return;
+    const targets = watchTargets(this.#options.configDir, settings);
+    const enabled = config.watch?.enabled !== false;
+    if (!enabled) {
+      await this.#watcher?.close();
+      this.#watcher = undefined;
+    } else if (this.#watcher) {
+      this.#watcher.retarget(targets);
+    } else {
+      this.#watcher = await ConfigWatcher.start(targets, {
+        debounceMs: config.watch?.debounceMs ?? DEFAULT_WATCH_DEBOUNCE_MS,
+        onChange: (reason) => void this.reload(`watch: ${reason}`),
+        log: this.#log,
+      });
+    }
+  }
+
   async #reload(origin: string, answer?: (outcome: ReloadOutcome) => Promise<void>): Promise<ReloadOutcome> {
+    const outcome = await this.#reloadOnce(origin, answer);
+    this.metrics.reloads.inc({ outcome: outcome.status, trigger: reloadTrigger(origin) });
+    return outcome;
+  }
+
+  async #reloadOnce(origin: string, answer?: (outcome: ReloadOutcome) => Promise<void>): Promise<ReloadOutcome> {
     if (this.#stopping) return { status: 'rejected', generation: this.#active.generation, problems: ['keepd is stopping'] };
     const assembled = await assembleConfig(this.#options.configDir, this.#options.env);
+    if (assembled.ok) {
+      // Follow new TLS paths even when their files are not right yet: fixing them must be seen.
+      await this.#updateWatcher(assembled.loaded.config, Object.values(resolveListenerSettings(assembled.loaded.config, assembled.loaded.configDir)));
+    }
     const preparation = assembled.ok ? await prepareConfig(assembled.loaded) : assembled;
     if (!preparation.ok) {
       const problems = preparation.problems.map(formatProblem);
       this.#staleConfig = { at: new Date(), origin, problems };
-      this.#log.error({ origin, problems }, `configuration refused (${origin}); still serving generation ${this.#active.generation}:\n  ${problems.join('\n  ')}`);
+      // Every error once: a watcher sees a broken file many times while it stays broken.
+      const key = JSON.stringify(problems);
+      if (key !== this.#lastLoggedProblems) {
+        this.#lastLoggedProblems = key;
+        this.#log.error({ origin, problems }, `configuration refused (${origin}); still serving generation ${this.#active.generation}:\n  ${problems.join('\n  ')}`);
+      }
       return { status: 'rejected', generation: this.#active.generation, problems };
     }
+    this.#lastLoggedProblems = '';
     const next = preparation.prepared;
     const current = this.#active.prepared;
     this.#staleConfig = undefined;
@@ -195,7 +258,7 @@ export class Daemon implements ListenerContext {
     this.#applySettings(next);
     const errors = (await Promise.all(changes.map((change) => this.#applyChange(change, next)))).flat();
     this.metrics.markConfig(generation, this.#active.loadedAt);
-    for (const warning of next.warnings) this.#log.warn(warning);
+    for (const warning of next.warnings.filter((w) => !current.warnings.includes(w))) this.#log.warn(warning);
     this.#log.info({ origin, generation, changes: described }, `configuration generation ${generation} applied (${origin})`);
     return { ...planned, errors };
   }
@@ -259,6 +322,7 @@ export class Daemon implements ListenerContext {
     const drainSeconds = this.#active.prepared.loaded.config.drainTimeoutSeconds;
     this.#log.info({ origin, drainSeconds }, `stopping (${origin}); draining in-flight requests for up to ${drainSeconds}s`);
     this.#stopping = (async () => {
+      await this.#watcher?.close();
       const results = await Promise.all(
         [...this.#listeners].map(async ([name, listener]) => {
           const { forced } = await listener.close(drainSeconds * 1000);

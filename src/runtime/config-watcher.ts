@@ -1,0 +1,90 @@
+import path from 'node:path';
+import { watch, type FSWatcher } from 'chokidar';
+import type { Logger } from 'pino';
+
+export interface WatchTargets {
+  /** Directories where every change counts (the configuration directory). */
+  directories: string[];
+  /** Files outside them (TLS material): their directories are watched, only these names count. */
+  files: string[];
+}
+
+/**
+ * Does a change at `changed` concern the configuration? Everything in a configuration directory
+ * does; in a TLS file's directory, the file itself and Kubernetes' `..data`-style entries do
+ * (a mounted Secret swaps a `..data` symlink and never touches the visible names).
+ */
+export function isRelevantChange(changed: string, targets: WatchTargets): boolean {
+  const resolved = path.resolve(changed);
+  if (targets.directories.some((dir) => resolved === dir || path.dirname(resolved) === dir)) return true;
+  if (targets.files.includes(resolved)) return true;
+  const parent = path.dirname(resolved);
+  return path.basename(resolved).startsWith('..') && targets.files.some((file) => path.dirname(file) === parent);
+}
+
+function watchedDirectories(targets: WatchTargets): string[] {
+  return [...new Set([...targets.directories, ...targets.files.map((file) => path.dirname(file))])].sort();
+}
+
+/**
+ * Watches directories, never single files: editors save by renaming, Kubernetes swaps a symlinked
+ * directory, certbot repoints symlinks; a watch on the file itself misses all of them. Bursts of
+ * events are debounced into one call of `onChange`, which re-reads everything from disk.
+ */
+export class ConfigWatcher {
+  readonly #watcher: FSWatcher;
+  readonly #debounceMs: number;
+  readonly #onChange: (reason: string) => void;
+  readonly #log: Logger;
+  #targets: WatchTargets;
+  #watched: string[];
+  #timer: NodeJS.Timeout | undefined;
+  #pending = new Set<string>();
+
+  private constructor(targets: WatchTargets, options: { debounceMs: number; onChange: (reason: string) => void; log: Logger }) {
+    this.#targets = targets;
+    this.#watched = watchedDirectories(targets);
+    this.#debounceMs = options.debounceMs;
+    this.#onChange = options.onChange;
+    this.#log = options.log;
+    this.#watcher = watch(this.#watched, { ignoreInitial: true, depth: 0, persistent: true });
+    this.#watcher.on('all', (event, changed) => this.#event(event, changed));
+    this.#watcher.on('error', (error) => this.#log.warn({ err: error }, 'configuration watcher error'));
+  }
+
+  /** Resolves once the initial scan is done: changes from then on are seen. */
+  static async start(targets: WatchTargets, options: { debounceMs: number; onChange: (reason: string) => void; log: Logger }): Promise<ConfigWatcher> {
+    const watcher = new ConfigWatcher(targets, options);
+    await new Promise<void>((resolve) => watcher.#watcher.once('ready', resolve));
+    watcher.#log.info({ directories: watcher.#watched }, `watching ${watcher.#watched.join(', ')} for configuration changes`);
+    return watcher;
+  }
+
+  #event(event: string, changed: string): void {
+    if (!isRelevantChange(changed, this.#targets)) return;
+    this.#pending.add(`${event} ${path.basename(changed)}`);
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      const reason = [...this.#pending].join(', ');
+      this.#pending.clear();
+      this.#onChange(reason);
+    }, this.#debounceMs);
+  }
+
+  /** Follows the TLS files of the configuration now in use. */
+  retarget(targets: WatchTargets): void {
+    const next = watchedDirectories(targets);
+    const added = next.filter((dir) => !this.#watched.includes(dir));
+    const removed = this.#watched.filter((dir) => !next.includes(dir));
+    this.#targets = targets;
+    this.#watched = next;
+    if (added.length > 0) this.#watcher.add(added);
+    if (removed.length > 0) this.#watcher.unwatch(removed);
+    if (added.length + removed.length > 0) this.#log.info({ directories: next }, `now watching ${next.join(', ')}`);
+  }
+
+  async close(): Promise<void> {
+    clearTimeout(this.#timer);
+    await this.#watcher.close();
+  }
+}
