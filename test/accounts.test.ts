@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { Authenticator, countAccounts, indexAccounts, type PasswordVerifier } from '../src/accounts/accounts.js';
 import { verifyPassword } from '../src/accounts/secret.js';
 import { VerificationCache } from '../src/accounts/verification-cache.js';
+import { VerificationLimiter, VerificationOverloaded } from '../src/accounts/verification-limiter.js';
 import type { KeepConfig } from '../src/config/schema.js';
 import { PUBLISHED } from './helpers/published.js';
 
@@ -19,6 +20,11 @@ function identity(overrides: Partial<KeepConfig['identity']> = {}): KeepConfig['
   };
 }
 
+function newAuthenticator(verify?: PasswordVerifier): Authenticator {
+  const limiter = new VerificationLimiter({ concurrency: 4, queueLimit: 100 });
+  return verify ? new Authenticator(new VerificationCache(), limiter, verify) : new Authenticator(new VerificationCache(), limiter);
+}
+
 /** The real verifier, counted: how many PBKDF2 runs a request cost. */
 function countingVerifier(): { verify: PasswordVerifier; calls: () => number } {
   let calls = 0;
@@ -33,7 +39,7 @@ function countingVerifier(): { verify: PasswordVerifier; calls: () => number } {
 
 describe('functional accounts', () => {
   it('answers who is this, in this realm, with this password', async () => {
-    const auth = new Authenticator(new VerificationCache());
+    const auth = newAuthenticator();
     const index = indexAccounts(identity());
     const john = await auth.authenticate(index, 'singleDbModeUsers', 'John Doe', 'password');
     assert.equal(john.ok, true);
@@ -44,7 +50,7 @@ describe('functional accounts', () => {
   });
 
   it('takes names verbatim: no case folding, no trimming', async () => {
-    const auth = new Authenticator(new VerificationCache());
+    const auth = newAuthenticator();
     const index = indexAccounts(identity());
     for (const name of ['doctor notes', 'Doctor Notes ', ' Doctor Notes', 'DoctorNotes', 'Doctor  Notes']) {
       assert.equal((await auth.authenticate(index, 'managementAPI', name, 'password')).ok, false, JSON.stringify(name));
@@ -52,7 +58,7 @@ describe('functional accounts', () => {
   });
 
   it('keeps each realm to its own accounts', async () => {
-    const auth = new Authenticator(new VerificationCache());
+    const auth = newAuthenticator();
     const index = indexAccounts(identity());
     assert.equal((await auth.authenticate(index, 'metricsAPI', 'metrics', 'metrics')).ok, true);
     assert.equal((await auth.authenticate(index, 'healthcheckAPI', 'metrics', 'metrics')).ok, false);
@@ -60,7 +66,7 @@ describe('functional accounts', () => {
   });
 
   it('treats names like "constructor" and "__proto__" as plain names', async () => {
-    const auth = new Authenticator(new VerificationCache());
+    const auth = newAuthenticator();
     const index = indexAccounts(identity());
     for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
       assert.deepEqual(await auth.authenticate(index, 'managementAPI', name, 'password'), { ok: false, reason: 'unknown_user' });
@@ -69,7 +75,7 @@ describe('functional accounts', () => {
 
   it('makes unknown users and inactive accounts cost one PBKDF2, like a wrong password', async () => {
     const counter = countingVerifier();
-    const auth = new Authenticator(new VerificationCache(), counter.verify);
+    const auth = newAuthenticator(counter.verify);
     const index = indexAccounts(identity());
     await auth.authenticate(index, 'managementAPI', 'nobody', 'password');
     assert.equal(counter.calls(), 1);
@@ -81,7 +87,7 @@ describe('functional accounts', () => {
 
   it('serves a repeated good credential from the cache, and only a good one', async () => {
     const counter = countingVerifier();
-    const auth = new Authenticator(new VerificationCache(), counter.verify);
+    const auth = newAuthenticator(counter.verify);
     const index = indexAccounts(identity());
     const first = await auth.authenticate(index, 'managementAPI', 'Doctor Notes', 'password');
     const second = await auth.authenticate(index, 'managementAPI', 'Doctor Notes', 'password');
@@ -94,7 +100,7 @@ describe('functional accounts', () => {
   });
 
   it('never lets the cache accept a password the current secret does not', async () => {
-    const auth = new Authenticator(new VerificationCache());
+    const auth = newAuthenticator();
     const before = indexAccounts(identity());
     assert.equal((await auth.authenticate(before, 'managementAPI', 'Doctor Notes', 'password')).ok, true);
 
@@ -111,5 +117,25 @@ describe('functional accounts', () => {
 
   it('counts accounts per realm', () => {
     assert.deepEqual(countAccounts(indexAccounts(identity())), { healthcheckAPI: 1, managementAPI: 2, metricsAPI: 1, singleDbModeUsers: 1 });
+  });
+
+  it('refuses new credentials at once when every verification slot and queue place is taken, but never cached ones', async () => {
+    const limiter = new VerificationLimiter({ concurrency: 1, queueLimit: 2 });
+    const auth = new Authenticator(new VerificationCache(), limiter);
+    const index = indexAccounts(identity());
+    assert.equal((await auth.authenticate(index, 'managementAPI', 'Doctor Notes', 'password')).ok, true);
+    const flood = Array.from({ length: 6 }, (_, i) => auth.authenticate(index, 'managementAPI', 'Doctor Notes', `guess-${i}`).then(
+      (outcome) => outcome,
+      (error: unknown) => error,
+    ));
+    assert.equal(limiter.running, 1);
+    assert.equal(limiter.queued, 2);
+    const cached = await auth.authenticate(index, 'managementAPI', 'Doctor Notes', 'password');
+    assert.equal(cached.ok && cached.cached, true, 'a cached credential does not wait behind the queue');
+    assert.equal(limiter.queued, 2, 'the flood is still waiting');
+    const results = await Promise.all(flood);
+    assert.equal(results.filter((r) => r instanceof VerificationOverloaded).length, 3);
+    assert.equal(results.filter((r) => !(r instanceof VerificationOverloaded)).length, 3);
+    assert.equal(limiter.running + limiter.queued, 0);
   });
 });

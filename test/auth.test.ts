@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { request } from './helpers/http-client.js';
 import { startKeepd, type KeepdProcess } from './helpers/keepd-process.js';
-import { functionalUsers, INACTIVE_PASSWORD, LOOPBACK_PORTS, TLS_CONFIGS, USERS } from './helpers/test-config.js';
+import { functionalUsers, INACTIVE_PASSWORD, TEST_BASE, TLS_CONFIGS, USERS } from './helpers/test-config.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 const PATHS = { data: '/api/whoami', health: '/health', management: '/info', metrics: '/metrics' } as const;
@@ -15,7 +15,7 @@ describe('per-listener Basic auth', () => {
   const url = (listener: Listener): string => `https://127.0.0.1:${keepd.ports[listener] ?? 0}${PATHS[listener]}`;
 
   before(async () => {
-    const dir = await tempDir({ 'functionalUsers.json': await functionalUsers(), 'ports.json': LOOPBACK_PORTS, 'tls.json': TLS_CONFIGS.pem });
+    const dir = await tempDir({ 'functionalUsers.json': await functionalUsers(), 'ports.json': TEST_BASE, 'tls.json': TLS_CONFIGS.pem });
     keepd = await startKeepd(dir, { env: { HEALTHCHECK_USER: 'k8s-probe', HEALTHCHECK_PASSWORD: 'from-a-k8s-secret' } });
   });
   after(() => keepd.stop());

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { builtInDefaults } from '../src/config/defaults.js';
 import { REPO_ROOT } from './helpers/paths.js';
 import { PUBLISHED } from './helpers/published.js';
 import { runCli } from './helpers/run-cli.js';
@@ -108,8 +109,8 @@ describe('keepd CLI', () => {
       });
       const run = await runCli(['check', '--config-dir', dir], { env: WORKED_EXAMPLE.env });
       assert.equal(run.code, 0, run.stderr);
-      // keepd's own keys (its other ports, log level, empty identity) come from its built-in defaults
-      const keepdOwn = new Set(['HEALTHCHECKPORT', 'MANAGMENTPORT', 'METRICSPORT', 'LOG_LEVEL', 'drainTimeoutSeconds', 'identity']);
+      // keepd's own keys (its other ports, limits, empty identity...) come from its built-in defaults
+      const keepdOwn = new Set(Object.keys(builtInDefaults()).filter((key) => key !== 'PORT'));
       const output = Object.fromEntries(Object.entries(JSON.parse(run.stdout) as Record<string, unknown>).filter(([key]) => !keepdOwn.has(key)));
       assert.deepEqual(output, WORKED_EXAMPLE.expected);
     });

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { request } from './helpers/http-client.js';
 import { startKeepd, type KeepdProcess } from './helpers/keepd-process.js';
-import { functionalUsers, LOOPBACK_PORTS, TLS_CONFIGS, USERS } from './helpers/test-config.js';
+import { functionalUsers, TEST_BASE, TLS_CONFIGS, USERS } from './helpers/test-config.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 const promtool = spawnSync('promtool', ['--version']).status === 0;
@@ -17,7 +17,7 @@ describe('health and metrics listeners', () => {
   const metrics = (): string => `https://127.0.0.1:${keepd.ports.metrics ?? 0}/metrics`;
 
   before(async () => {
-    const dir = await tempDir({ 'functionalUsers.json': await functionalUsers(), 'ports.json': LOOPBACK_PORTS, 'tls.json': TLS_CONFIGS.pem });
+    const dir = await tempDir({ 'functionalUsers.json': await functionalUsers(), 'ports.json': TEST_BASE, 'tls.json': TLS_CONFIGS.pem });
     keepd = await startKeepd(dir);
   });
   after(() => keepd.stop());
@@ -79,7 +79,7 @@ describe('health and metrics listeners', () => {
 
 describe('switches and failures reported by /health and /metrics', () => {
   it('jvmMetricsEnabled false drops the process metrics; processMetricsEnabled is its keepd name', async () => {
-    const dir = await tempDir({ 'functionalUsers.json': await functionalUsers(), 'ports.json': LOOPBACK_PORTS, 'tls.json': TLS_CONFIGS.pem, 'm.json': { jvmMetricsEnabled: false } });
+    const dir = await tempDir({ 'functionalUsers.json': await functionalUsers(), 'ports.json': TEST_BASE, 'tls.json': TLS_CONFIGS.pem, 'm.json': { jvmMetricsEnabled: false } });
     const keepd = await startKeepd(dir);
     const scrape = async (): Promise<string> => (await request(`https://127.0.0.1:${keepd.ports.metrics ?? 0}/metrics`, { auth: [...USERS.metrics] })).body;
     try {
@@ -95,7 +95,7 @@ describe('switches and failures reported by /health and /metrics', () => {
   });
 
   it('"metrics": {"enabled": false} means no metrics listener', async () => {
-    const dir = await tempDir({ 'functionalUsers.json': await functionalUsers(), 'ports.json': LOOPBACK_PORTS, 'tls.json': TLS_CONFIGS.pem, 'm.json': { metrics: { enabled: false } } });
+    const dir = await tempDir({ 'functionalUsers.json': await functionalUsers(), 'ports.json': TEST_BASE, 'tls.json': TLS_CONFIGS.pem, 'm.json': { metrics: { enabled: false } } });
     const keepd = await startKeepd(dir, { expect: 3 });
     try {
       assert.deepEqual(Object.keys(keepd.ports).sort(), ['data', 'health', 'management']);
@@ -112,7 +112,7 @@ describe('switches and failures reported by /health and /metrics', () => {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const address = blocker.address();
     const taken = typeof address === 'object' && address ? address.port : 0;
-    const dir = await tempDir({ 'functionalUsers.json': await functionalUsers(), 'ports.json': LOOPBACK_PORTS, 'tls.json': TLS_CONFIGS.pem, 'z-data.json': { listeners: { data: { enabled: false } } } });
+    const dir = await tempDir({ 'functionalUsers.json': await functionalUsers(), 'ports.json': TEST_BASE, 'tls.json': TLS_CONFIGS.pem, 'z-data.json': { listeners: { data: { enabled: false } } } });
     const keepd = await startKeepd(dir, { expect: 3 });
     try {
       // Enable the data listener on a port someone else holds: the reload applies, the listener stays down.

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:net';
 import { describe, it } from 'node:test';
 import { request, type Response } from './helpers/http-client.js';
 import { failedStart, startKeepd } from './helpers/keepd-process.js';
-import { functionalUsers, LOOPBACK_PORTS, TLS_CONFIGS, USERS } from './helpers/test-config.js';
+import { functionalUsers, TEST_BASE, TLS_CONFIGS, USERS } from './helpers/test-config.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 async function occupiedPort(): Promise<{ port: number; server: Server }> {
@@ -14,7 +14,7 @@ async function occupiedPort(): Promise<{ port: number; server: Server }> {
 }
 
 async function daemonDir(extra: object = {}): Promise<string> {
-  return tempDir({ 'functionalUsers.json': await functionalUsers(), 'ports.json': LOOPBACK_PORTS, 'tls.json': TLS_CONFIGS.pem, 'z.json': extra });
+  return tempDir({ 'functionalUsers.json': await functionalUsers(), 'ports.json': TEST_BASE, 'tls.json': TLS_CONFIGS.pem, 'z.json': extra });
 }
 
 /** POST /encode with its body sent in pieces: a request that stays in flight for a while. */

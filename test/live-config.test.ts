@@ -8,13 +8,13 @@ import { eventually } from './helpers/eventually.js';
 import { freePort } from './helpers/free-port.js';
 import { request } from './helpers/http-client.js';
 import { startKeepd, type KeepdProcess } from './helpers/keepd-process.js';
-import { functionalUsers, LOOPBACK_PORTS, TLS_CONFIGS, tlsFixture, USERS } from './helpers/test-config.js';
+import { functionalUsers, TEST_BASE, TLS_CONFIGS, tlsFixture, USERS } from './helpers/test-config.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 const health = (keepd: KeepdProcess): string => `https://127.0.0.1:${keepd.ports.health ?? 0}/health`;
 
 async function startWith(files: Record<string, string | object> = {}, env: Record<string, string> = {}): Promise<{ keepd: KeepdProcess; dir: string }> {
-  const dir = await tempDir({ 'functionalUsers.json': await functionalUsers(), 'ports.json': LOOPBACK_PORTS, 'tls.json': TLS_CONFIGS.pem, ...files });
+  const dir = await tempDir({ 'functionalUsers.json': await functionalUsers(), 'ports.json': TEST_BASE, 'tls.json': TLS_CONFIGS.pem, ...files });
   return { keepd: await startKeepd(dir, { env }), dir };
 }
 
@@ -121,7 +121,7 @@ describe('live configuration: accounts', () => {
   });
 
   it('a Kubernetes ConfigMap mount (..data symlink swapped atomically) is picked up', async () => {
-    const dir = await tempDir({ 'ports.json': LOOPBACK_PORTS, 'tls.json': TLS_CONFIGS.pem });
+    const dir = await tempDir({ 'ports.json': TEST_BASE, 'tls.json': TLS_CONFIGS.pem });
     // The layout kubelet writes: visible names are symlinks into ..data, itself a symlink to a timestamped directory.
     const version = async (name: string, content: string): Promise<void> => {
       await mkdir(path.join(dir, name));

@@ -6,7 +6,7 @@ import { createSecret } from '../src/accounts/secret.js';
 import { request } from './helpers/http-client.js';
 import { startKeepd, type KeepdProcess } from './helpers/keepd-process.js';
 import { PUBLISHED } from './helpers/published.js';
-import { functionalUsers, LOOPBACK_PORTS, TLS_CONFIGS, USERS } from './helpers/test-config.js';
+import { functionalUsers, TEST_BASE, TLS_CONFIGS, USERS } from './helpers/test-config.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 const SHUTDOWN_KEY = 'stop-me-now';
@@ -22,7 +22,7 @@ describe('management listener', () => {
     users = await functionalUsers();
     dir = await tempDir({
       'functionalUsers.json': users,
-      'ports.json': LOOPBACK_PORTS,
+      'ports.json': TEST_BASE,
       'tls.json': { ...TLS_CONFIGS.pfx },
       'product.json': { shutdownkey: await createSecret(SHUTDOWN_KEY), dance: 'tango', ldap: { bindPassword: 'ldap-secret-value' } },
     });
@@ -152,7 +152,7 @@ describe('management listener', () => {
 
 describe('POST /shutdown without a configured shutdownkey', () => {
   it('is allowed to any authenticated management account', async () => {
-    const dir = await tempDir({ 'functionalUsers.json': await functionalUsers(), 'ports.json': LOOPBACK_PORTS, 'tls.json': TLS_CONFIGS.pem });
+    const dir = await tempDir({ 'functionalUsers.json': await functionalUsers(), 'ports.json': TEST_BASE, 'tls.json': TLS_CONFIGS.pem });
     const keepd = await startKeepd(dir);
     const url = `https://127.0.0.1:${keepd.ports.management ?? 0}/shutdown`;
     assert.equal((await request(url, { method: 'POST', auth: [...USERS.health] })).status, 401);

@@ -8,14 +8,14 @@ import { request } from './helpers/http-client.js';
 import { startKeepd } from './helpers/keepd-process.js';
 import { FIXTURES } from './helpers/paths.js';
 import { runCli } from './helpers/run-cli.js';
-import { functionalUsers, LOOPBACK_PORTS, TLS_CONFIGS, USERS } from './helpers/test-config.js';
+import { functionalUsers, TEST_BASE, TLS_CONFIGS, USERS } from './helpers/test-config.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 const CA = path.join(FIXTURES, 'tls', 'ca.cert.pem');
 const [ADMIN, ADMIN_PASSWORD] = USERS.management;
 
 /** A daemon that does not watch its directory: only explicit reloads apply changes. */
-async function unwatched(ports: object = LOOPBACK_PORTS) {
+async function unwatched(ports: object = TEST_BASE) {
   const dir = await tempDir({ 'functionalUsers.json': await functionalUsers(), 'ports.json': ports, 'tls.json': TLS_CONFIGS.pem, 'watch.json': { watch: { enabled: false } } });
   return { dir, keepd: await startKeepd(dir) };
 }
@@ -64,7 +64,7 @@ describe('keepd reload (the counterpart of tell restapi reload)', () => {
 
   it('finds the management listener from the configuration when no URL is given', async () => {
     const port = await freePort();
-    const { dir, keepd } = await unwatched({ ...LOOPBACK_PORTS, MANAGMENTPORT: port });
+    const { dir, keepd } = await unwatched({ ...TEST_BASE, MANAGMENTPORT: port });
     try {
       await addHealthAccount(dir, 'found', 'found-pw');
       const run = await runCli(['reload', '--config-dir', dir], { env: { KEEPD_USER: ADMIN, KEEPD_PASSWORD: ADMIN_PASSWORD } });

@@ -3,11 +3,11 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { failedStart } from './helpers/keepd-process.js';
-import { functionalUsers, LOOPBACK_PORTS, tlsFixture } from './helpers/test-config.js';
+import { functionalUsers, TEST_BASE, tlsFixture } from './helpers/test-config.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 async function startWith(tls: object): Promise<{ code: number; stderr: string }> {
-  const dir = await tempDir({ 'functionalUsers.json': await functionalUsers(), 'ports.json': LOOPBACK_PORTS, 'tls.json': tls });
+  const dir = await tempDir({ 'functionalUsers.json': await functionalUsers(), 'ports.json': TEST_BASE, 'tls.json': tls });
   return failedStart(dir);
 }
 

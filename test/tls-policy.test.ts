@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { DEFAULT_CIPHERS, resolveTlsPolicy } from '../src/tls/tls-policy.js';
 import { TEST_CA } from './helpers/http-client.js';
 import { startKeepd } from './helpers/keepd-process.js';
-import { functionalUsers, LOOPBACK_PORTS, TLS_CONFIGS } from './helpers/test-config.js';
+import { functionalUsers, TEST_BASE, TLS_CONFIGS } from './helpers/test-config.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 const source = (): string => 'test.json';
@@ -60,7 +60,7 @@ describe('TLS policy from the product keys', () => {
 
 describe('TLS policy on the wire', () => {
   it('refuses TLS 1.1 and weak ciphers by default; serves 1.2 and 1.3', async () => {
-    const dir = await tempDir({ 'functionalUsers.json': await functionalUsers(), 'ports.json': LOOPBACK_PORTS, 'tls.json': TLS_CONFIGS.pem });
+    const dir = await tempDir({ 'functionalUsers.json': await functionalUsers(), 'ports.json': TEST_BASE, 'tls.json': TLS_CONFIGS.pem });
     const keepd = await startKeepd(dir);
     try {
       const port = keepd.ports.health ?? 0;
@@ -76,7 +76,7 @@ describe('TLS policy on the wire', () => {
   it('honours enabledProtocols and cipher from the product configuration', async () => {
     const dir = await tempDir({
       'functionalUsers.json': await functionalUsers(),
-      'ports.json': LOOPBACK_PORTS,
+      'ports.json': TEST_BASE,
       'tls.json': TLS_CONFIGS.pem,
       'policy.json': { enabledProtocols: { 'TLSv1.2': true, 'TLSv1.3': false }, cipher: { TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384: true } },
     });

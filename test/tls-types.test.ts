@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { request } from './helpers/http-client.js';
 import { startKeepd } from './helpers/keepd-process.js';
-import { functionalUsers, LOOPBACK_PORTS, TLS_CONFIGS, tlsFixture, USERS } from './helpers/test-config.js';
+import { functionalUsers, TEST_BASE, TLS_CONFIGS, tlsFixture, USERS } from './helpers/test-config.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 const serverSerial = new X509Certificate(readFileSync(tlsFixture('server.cert.pem'))).serialNumber;
@@ -12,7 +12,7 @@ const serverSerial = new X509Certificate(readFileSync(tlsFixture('server.cert.pe
 describe('TLS material of every type the product supports', () => {
   for (const [kind, tls] of Object.entries(TLS_CONFIGS)) {
     it(`serves all four listeners over TLS from ${kind}`, async () => {
-      const dir = await tempDir({ 'functionalUsers.json': await functionalUsers(), 'ports.json': LOOPBACK_PORTS, 'tls.json': tls });
+      const dir = await tempDir({ 'functionalUsers.json': await functionalUsers(), 'ports.json': TEST_BASE, 'tls.json': tls });
       const keepd = await startKeepd(dir);
       try {
         assert.deepEqual(keepd.schemes, { data: 'https', health: 'https', management: 'https', metrics: 'https' });

@@ -1,6 +1,7 @@
 import { REALMS, type KeepConfig, type Realm } from '../config/schema.js';
 import { parseSecret, unmatchableSecret, verifyPassword, type SaltedSecret } from './secret.js';
 import type { VerificationCache } from './verification-cache.js';
+import type { VerificationLimiter } from './verification-limiter.js';
 
 export interface Account {
   readonly realm: Realm;
@@ -50,16 +51,23 @@ export type AuthOutcome = { ok: true; account: Account; cached: boolean } | { ok
 
 /**
  * Who is this, in this realm, with this password? Unknown users and inactive accounts cost the
- * same PBKDF2 as a wrong password, so response time does not tell them apart.
+ * same PBKDF2 as a wrong password, so response time does not tell them apart. Cached credentials
+ * answer at once; every PBKDF2 goes through the limiter, which may throw VerificationOverloaded.
  */
 export class Authenticator {
   readonly #cache: VerificationCache;
+  readonly #limiter: VerificationLimiter;
   readonly #verify: PasswordVerifier;
   readonly #dummy = unmatchableSecret();
 
-  constructor(cache: VerificationCache, verify: PasswordVerifier = verifyPassword) {
+  constructor(cache: VerificationCache, limiter: VerificationLimiter, verify: PasswordVerifier = verifyPassword) {
     this.#cache = cache;
-    this.#verify = verify;
+    this.#limiter = limiter;
+    this.#verify = (secret, password) => limiter.run(() => verify(secret, password));
+  }
+
+  get limiter(): VerificationLimiter {
+    return this.#limiter;
   }
 
   async authenticate(index: AccountIndex, realm: Realm, user: string, password: string): Promise<AuthOutcome> {

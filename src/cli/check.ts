@@ -2,6 +2,7 @@ import { assembleConfig } from '../config/assemble.js';
 import { maskConfig } from '../config/mask.js';
 import { formatProblem, type ConfigProblem } from '../config/problems.js';
 import { listSources } from '../config/provenance.js';
+import { describePublicCredential, findPublicCredentials } from '../accounts/public-credentials.js';
 import { prepareConfig } from '../runtime/prepare.js';
 import { EXIT, type CliContext } from './context.js';
 
@@ -11,18 +12,23 @@ export function formatProblems(configDir: string, problems: readonly ConfigProbl
 }
 
 /**
- * `keepd check`: everything `keepd start` checks before binding (files, schema, TLS material),
- * then the masked effective config on stdout; warnings on stderr.
+ * `keepd check`: everything `keepd start` checks before binding (files, schema, TLS material,
+ * public passwords), then the masked effective config on stdout; warnings on stderr.
  */
-export async function checkCommand(ctx: CliContext, configDir: string, withSources: boolean): Promise<number> {
+export async function checkCommand(ctx: CliContext, configDir: string, withSources: boolean, strict: boolean): Promise<number> {
   const result = await assembleConfig(configDir, ctx.env);
   const preparation = result.ok ? await prepareConfig(result.loaded) : result;
   if (!preparation.ok) {
     ctx.stderr(formatProblems(configDir, preparation.problems));
     return EXIT.usage;
   }
-  const { loaded, warnings } = preparation.prepared;
-  for (const warning of warnings) ctx.stderr(`keepd: warning: ${warning}\n`);
+  const { loaded, warnings, accounts } = preparation.prepared;
+  const publicPasswords = (await findPublicCredentials(accounts)).map(describePublicCredential);
+  if (publicPasswords.length > 0 && (strict || loaded.config.strict)) {
+    ctx.stderr(formatProblems(configDir, publicPasswords.map((message) => ({ source: 'strict', message }))));
+    return EXIT.usage;
+  }
+  for (const warning of [...warnings, ...publicPasswords]) ctx.stderr(`keepd: warning: ${warning}\n`);
   const masked = maskConfig(loaded.merged);
   const output = withSources ? listSources(masked, loaded.sources) : masked;
   ctx.stdout(`${JSON.stringify(output, null, 2)}\n`);

@@ -12,8 +12,10 @@ import { startCommand } from './start.js';
 const USAGE = `Usage: keepd <command> [options]
 
 Commands:
-  start  [--config-dir DIR]             start the data, health, management and metrics listeners
-  check  [--config-dir DIR] [--sources] assemble and validate the configuration; print it masked
+  start  [--config-dir DIR] [--strict]  start the data, health, management and metrics listeners;
+                                        --strict refuses accounts with public example passwords
+  check  [--config-dir DIR] [--sources] [--strict]
+                                        assemble and validate the configuration; print it masked
                                         (with --sources: each key's value and the file or variable that set it)
   reload [--config-dir DIR] [--url URL] [--user NAME] [--cacert FILE] [--insecure]
                                         ask the running keepd to re-read its configuration (like
@@ -49,6 +51,7 @@ async function run(argv: string[], ctx: CliContext): Promise<number> {
         user: { type: 'string' },
         cacert: { type: 'string' },
         insecure: { type: 'boolean', default: false },
+        strict: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', short: 'v', default: false },
       },
@@ -70,7 +73,7 @@ async function run(argv: string[], ctx: CliContext): Promise<number> {
   const configDir = resolveConfigDir(values['config-dir'], ctx.env, ctx.cwd);
   switch (command) {
     case 'check':
-      return checkCommand(ctx, configDir, values.sources);
+      return checkCommand(ctx, configDir, values.sources, values.strict);
     case 'salt':
       return saltCommand(ctx);
     case 'reload':
@@ -79,7 +82,7 @@ async function run(argv: string[], ctx: CliContext): Promise<number> {
       return verifyCommand(ctx, rest[0]);
     case 'start':
       // A stopped daemon may leave timers of its libraries behind; its work is done.
-      return process.exit(await startCommand(ctx, configDir));
+      return process.exit(await startCommand(ctx, configDir, values.strict));
     default:
       ctx.stderr(`keepd: unknown command "${command}"\n\n${USAGE}`);
       return EXIT.usage;

@@ -9,7 +9,7 @@ import { formatProblems } from './check.js';
 import { EXIT, type CliContext } from './context.js';
 
 /** `keepd start`: assemble, prepare (TLS included), first run if needed, bind, serve until stopped. */
-export async function startCommand(ctx: CliContext, configDir: string): Promise<number> {
+export async function startCommand(ctx: CliContext, configDir: string, strict: boolean): Promise<number> {
   let assembled = await assembleConfig(configDir, ctx.env);
   if (!assembled.ok) {
     ctx.stderr(formatProblems(configDir, assembled.problems));
@@ -41,11 +41,11 @@ export async function startCommand(ctx: CliContext, configDir: string): Promise<
   const logger = createLogger({ level: preparation.prepared.loaded.config.LOG_LEVEL, pretty: process.stdout.isTTY });
   let daemon: Daemon;
   try {
-    daemon = await Daemon.start(preparation.prepared, { configDir, env: ctx.env, logger });
+    daemon = await Daemon.start(preparation.prepared, { configDir, env: ctx.env, logger, strict });
   } catch (error) {
     if (!(error instanceof StartupError)) throw error;
     ctx.stderr(`keepd: cannot start:\n${error.reasons.map((r) => `  - ${r}`).join('\n')}\n`);
-    return EXIT.failed;
+    return error.exitCode;
   }
   if (firstRun) {
     const endpoints = perListener((name) => {

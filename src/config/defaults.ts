@@ -9,6 +9,18 @@ export function builtInDefaults(): JsonObject {
     METRICSPORT: 8890,
     LOG_LEVEL: 'info',
     drainTimeoutSeconds: 10,
+    strict: false,
+    loginRateLimit: { enabled: true, maxFailures: 10, windowSeconds: 60, exemptLoopback: false },
+    passwordVerification: { concurrency: 4, queueLimit: 200 },
+    limits: {
+      handshakeTimeoutMs: 10_000,
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 10_000,
+      maxHeaderBytes: 16_384,
+      maxBodyBytes: 16_384,
+      maxConnections: 1024,
+    },
     identity: {
       healthcheckAPI: {},
       managementAPI: {},

@@ -15,6 +15,8 @@ export interface ListenerSettings {
   tls: TlsSource | undefined;
   /** Where the TLS keys came from: `listeners.<name>` or the top level. */
   tlsKeysAt: string[];
+  /** Top-level `limits`, with the block's `limits` over them. */
+  limits: ListenerLimits;
 }
 
 type TlsKeys = Pick<KeepConfig, 'TLSFile' | 'TLSPassword' | 'TLSType' | 'PEMCert'>;
@@ -26,6 +28,30 @@ function tlsSource(keys: TlsKeys, configDir: string): TlsSource | undefined {
     file: path.resolve(configDir, keys.TLSFile),
     password: keys.TLSPassword,
     pemCert: keys.PEMCert === undefined ? undefined : path.resolve(configDir, keys.PEMCert),
+  };
+}
+
+export interface ListenerLimits {
+  handshakeTimeoutMs: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxHeaderBytes: number;
+  maxBodyBytes: number;
+  maxConnections: number;
+}
+
+type LimitOverrides = { [K in keyof ListenerLimits]?: number | undefined };
+
+function mergeLimits(base: ListenerLimits, over: LimitOverrides | undefined): ListenerLimits {
+  return {
+    handshakeTimeoutMs: over?.handshakeTimeoutMs ?? base.handshakeTimeoutMs,
+    headersTimeoutMs: over?.headersTimeoutMs ?? base.headersTimeoutMs,
+    requestTimeoutMs: over?.requestTimeoutMs ?? base.requestTimeoutMs,
+    keepAliveTimeoutMs: over?.keepAliveTimeoutMs ?? base.keepAliveTimeoutMs,
+    maxHeaderBytes: over?.maxHeaderBytes ?? base.maxHeaderBytes,
+    maxBodyBytes: over?.maxBodyBytes ?? base.maxBodyBytes,
+    maxConnections: over?.maxConnections ?? base.maxConnections,
   };
 }
 
@@ -52,6 +78,7 @@ export function resolveListenerSettings(config: KeepConfig, configDir: string): 
       realm: REALM_OF[name],
       tls: tlsSource(ownTls ? block : config, configDir),
       tlsKeysAt: ownTls ? ['listeners', name] : [],
+      limits: mergeLimits(config.limits, block?.limits),
     };
   });
 }

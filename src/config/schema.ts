@@ -58,9 +58,27 @@ const host = nonEmptyString('an address to bind, such as "127.0.0.1" or "::" (le
 const flag = z.boolean({ error: 'true or false' }).optional();
 const switches = z.record(z.string(), z.boolean({ error: 'true or false' }), { error: 'an object of names to true/false' }).optional();
 
-/** keepd's extension: per-listener address, TLS material and on/off. */
+const integer = (min: number, max: number, unit: string) => {
+  const text = `an integer from ${min} to ${max} (${unit})`;
+  return z.number({ error: text }).int({ error: text }).min(min, { error: text }).max(max, { error: text });
+};
+
+/** Per-listener protection against slow and oversized clients. */
+const limitKeys = {
+  handshakeTimeoutMs: integer(100, 600_000, 'milliseconds'),
+  headersTimeoutMs: integer(100, 600_000, 'milliseconds'),
+  requestTimeoutMs: integer(100, 3_600_000, 'milliseconds'),
+  keepAliveTimeoutMs: integer(0, 600_000, 'milliseconds'),
+  maxHeaderBytes: integer(1024, 1_048_576, 'bytes'),
+  maxBodyBytes: integer(0, 10_485_760, 'bytes'),
+  maxConnections: integer(1, 1_000_000, 'connections'),
+};
+const limits = z.looseObject(limitKeys, { error: 'an object of limits such as {"headersTimeoutMs": 10000}' });
+const limitOverrides = limits.partial();
+
+/** keepd's extension: per-listener address, TLS material, limits and on/off. */
 const listenerBlock = z
-  .looseObject({ enabled: flag, HOST: host, ...tlsKeys }, { error: 'an object such as {"HOST": "127.0.0.1"}' })
+  .looseObject({ enabled: flag, HOST: host, ...tlsKeys, limits: limitOverrides.optional() }, { error: 'an object such as {"HOST": "127.0.0.1"}' })
   .optional();
 
 const LISTENER_PORTS = [
@@ -152,6 +170,21 @@ export const configSchema = z.looseObject({
       { error: 'an object such as {"enabled": true, "debounceMs": 75}' },
     )
     .optional(),
+  strict: z.boolean({ error: 'true or false' }),
+  loginRateLimit: z.looseObject(
+    {
+      enabled: z.boolean({ error: 'true or false' }),
+      maxFailures: integer(1, 100_000, 'failed logins'),
+      windowSeconds: integer(1, 86_400, 'seconds'),
+      exemptLoopback: z.boolean({ error: 'true or false' }),
+    },
+    { error: 'an object such as {"maxFailures": 10, "windowSeconds": 60}' },
+  ),
+  passwordVerification: z.looseObject(
+    { concurrency: integer(1, 256, 'verifications at once'), queueLimit: integer(0, 100_000, 'waiting verifications') },
+    { error: 'an object such as {"concurrency": 4, "queueLimit": 200}' },
+  ),
+  limits,
   drainTimeoutSeconds: z.number({ error: 'a number of seconds from 0 to 300' }).min(0, { error: 'a number of seconds from 0 to 300' }).max(300, { error: 'a number of seconds from 0 to 300' }),
   listeners: z
     .looseObject({ data: listenerBlock, health: listenerBlock, management: listenerBlock, metrics: listenerBlock }, { error: 'an object with the blocks data, health, management, metrics' })

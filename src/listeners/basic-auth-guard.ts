@@ -50,9 +50,9 @@ export async function guardWithBasicAuth(app: FastifyInstance, listener: Listene
     async validate(user: string, password: string, request: FastifyRequest): Promise<void> {
       const outcome = await ctx.authenticator.authenticate(ctx.accounts(), realm, user, password);
       if (!outcome.ok) throw new AuthenticationFailed(outcome.reason);
+      ctx.throttle(listener).recordSuccess(request.ip);
       request.account = outcome.account;
     },
   });
   app.addHook('onRequest', app.basicAuth);
-  app.log.debug({ listener, realm }, 'basic auth guard installed');
 }

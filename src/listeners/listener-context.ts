@@ -1,4 +1,5 @@
 import type { AccountIndex, Authenticator } from '../accounts/accounts.js';
+import type { LoginThrottle } from '../accounts/login-throttle.js';
 import type { LoadedConfig } from '../config/assemble.js';
 import type { ListenerName } from '../config/listener-names.js';
 import type { KeepdMetrics } from '../metrics/keepd-metrics.js';
@@ -14,6 +15,8 @@ export interface RouteEntry {
 export interface ListenerContext {
   readonly authenticator: Authenticator;
   readonly metrics: KeepdMetrics;
+  /** Failed logins per client address, for one listener. */
+  throttle(listener: ListenerName): LoginThrottle;
   /** The accounts of the configuration in use. */
   accounts(): AccountIndex;
   /** The configuration in use (unmasked: mask before answering). */

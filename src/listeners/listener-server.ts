@@ -1,14 +1,15 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
-import { fastify, LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { fastify, LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { PORT_KEY, type ListenerName } from '../config/listener-names.js';
-import type { ListenerSettings } from '../config/listener-settings.js';
+import type { ListenerLimits, ListenerSettings } from '../config/listener-settings.js';
 import type { PreparedListener } from '../runtime/prepare.js';
 import type { TlsMaterial } from '../tls/load-tls-material.js';
 import type { TlsPolicy } from '../tls/tls-policy.js';
-import { guardWithBasicAuth, unauthenticatedReason, unauthorizedBody } from './basic-auth-guard.js';
+import { guardWithBasicAuth } from './basic-auth-guard.js';
 import type { ListenerContext, RouteEntry } from './listener-context.js';
+import { installNotFound, installRequestPipeline } from './request-pipeline.js';
 
 export type RouteRegistrar = (app: FastifyInstance, ctx: ListenerContext) => void;
 
@@ -60,7 +61,20 @@ function explainListenError(error: unknown, settings: ListenerSettings, address:
   }
 }
 
-/** One listener: its own Fastify instance, server, TLS context and Basic-auth realm. */
+function serverTimeouts(limits: ListenerLimits) {
+  // Node refuses headersTimeout > requestTimeout; and it checks both only every
+  // connectionsCheckingInterval, so that must be well below them for the limits to bite.
+  const headersTimeout = Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs);
+  return {
+    headersTimeout,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    maxHeaderSize: limits.maxHeaderBytes,
+    connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(headersTimeout / 4))),
+  };
+}
+
+/** One listener: its own Fastify instance, server, TLS context, limits and Basic-auth realm. */
 export class ListenerServer {
   readonly name: ListenerName;
   readonly settings: ListenerSettings;
@@ -80,7 +94,8 @@ export class ListenerServer {
     this.settings = prepared.settings;
     this.#tls = prepared.tls;
     this.scheme = prepared.tls ? 'https' : 'http';
-    const tls = prepared.tls;
+    const { tls } = prepared;
+    const { limits } = prepared.settings;
     let server: HttpServer | HttpsServer | undefined;
     this.#log = logger.child({ listener: this.name });
     this.#app = fastify<HttpServer>({
@@ -89,62 +104,40 @@ export class ListenerServer {
       logController: new LogController({ disableRequestLogging: true }),
       return503OnClosing: true,
       forceCloseConnections: 'idle',
+      bodyLimit: limits.maxBodyBytes,
       serverFactory: (handler) => {
-        server = tls ? createHttpsServer(secureServerOptions(tls, policy), handler) : createHttpServer(handler);
+        const timeouts = serverTimeouts(limits);
+        server = tls
+          ? createHttpsServer({ ...secureServerOptions(tls, policy), ...timeouts, handshakeTimeout: limits.handshakeTimeoutMs }, handler)
+          : createHttpServer(timeouts, handler);
+        server.maxConnections = limits.maxConnections;
         return server;
       },
     });
     if (!server) throw new Error('Fastify did not create the server');
     this.#server = server;
+    // JSON only: a body of any other type is refused with 415.
+    this.#app.removeContentTypeParser('text/plain');
   }
 
-  /** Order matters: the guard's hook must be in place before the routes and the 404 handler. */
+  /** Order matters: throttle, then guard, then routes and the 404 handler. */
   async #setup(ctx: ListenerContext, routes: RouteRegistrar): Promise<void> {
-    this.#installCommonHandlers(ctx);
+    installRequestPipeline(this.#app, ctx, { listener: this.name, realm: this.settings.realm, tls: this.#tls !== undefined, closing: () => this.#closing });
     this.#app.addHook('onRoute', (route) => {
       for (const method of [route.method].flat()) this.routes.push({ method, url: route.url });
     });
     await guardWithBasicAuth(this.#app, this.name, this.settings.realm, ctx);
     routes(this.#app, ctx);
-    this.#installNotFound();
+    installNotFound(this.#app, this.name);
   }
 
-  #installNotFound(): void {
-    const listener = this.name;
-    this.#app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
-      void reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no route ${request.method} ${request.url.split('?')[0] ?? ''} on the ${listener} listener` });
-    });
-  }
-
-  #installCommonHandlers(ctx: ListenerContext): void {
-    const app = this.#app;
-    const listener = this.name;
-    const realm = this.settings.realm;
-    // While draining, answers close their connection: a kept-alive socket would otherwise hold the
-    // drain open for the whole keep-alive timeout.
-    app.addHook('onSend', (_request, reply, payload, done) => {
-      if (this.#closing) void reply.header('connection', 'close');
-      done(null, payload);
-    });
-    app.addHook('onResponse', (request, reply, done) => {
-      const labels = { listener, route: request.routeOptions.url ?? 'unmatched', method: request.method, status: String(reply.statusCode) };
-      ctx.metrics.requests.inc(labels);
-      ctx.metrics.requestDuration.observe(labels, reply.elapsedTime / 1000);
-      done();
-    });
-    app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-      const reason = unauthenticatedReason(error, request);
-      if (reason !== undefined) {
-        ctx.metrics.unauthenticated.inc({ listener, reason });
-        return reply.code(401).send(unauthorizedBody(realm));
-      }
-      const statusCode = typeof error.statusCode === 'number' && error.statusCode >= 400 ? error.statusCode : 500;
-      if (statusCode >= 500) {
-        request.log.error({ err: error, url: request.url }, 'request failed');
-        return reply.code(statusCode).send({ statusCode, error: 'Internal Server Error', message: 'internal error; see the keepd log' });
-      }
-      return reply.code(statusCode).send({ statusCode, error: error.name === 'FastifyError' ? 'Bad Request' : error.name, message: error.message });
-    });
+  /** The limits a running server can take without a new socket (see planListenerChange). */
+  tune(limits: ListenerLimits): void {
+    const timeouts = serverTimeouts(limits);
+    this.#server.headersTimeout = timeouts.headersTimeout;
+    this.#server.requestTimeout = timeouts.requestTimeout;
+    this.#server.keepAliveTimeout = timeouts.keepAliveTimeout;
+    this.#server.maxConnections = limits.maxConnections;
   }
 
   /** Builds the listener and binds it; rejects with a ListenError that names listener, address and port. */

@@ -61,6 +61,40 @@ export class KeepdMetrics {
     registers: [this.registry],
   });
 
+  readonly throttled = new Counter({
+    name: 'keepd_login_throttled_requests_total',
+    help: 'Requests answered 429 because their client address failed to log in too often.',
+    labelNames: ['listener'] as const,
+    registers: [this.registry],
+  });
+
+  readonly throttledClients = new Gauge({
+    name: 'keepd_login_throttled_clients',
+    help: 'Client addresses refused right now for too many failed logins.',
+    labelNames: ['listener'] as const,
+    registers: [this.registry],
+  });
+
+  readonly verificationOverload = new Counter({
+    name: 'keepd_password_verification_overload_total',
+    help: 'Requests answered 503 because every password verification slot and queue place was taken.',
+    labelNames: ['listener'] as const,
+    registers: [this.registry],
+  });
+
+  readonly verificationsQueued = new Gauge({
+    name: 'keepd_password_verifications_queued',
+    help: 'New credentials waiting for a password verification slot.',
+    registers: [this.registry],
+  });
+
+  readonly publicPasswordAccounts = new Gauge({
+    name: 'keepd_accounts_with_public_password',
+    help: "Accounts whose password is published in the product's documentation or a well-known default.",
+    labelNames: ['realm'] as const,
+    registers: [this.registry],
+  });
+
   readonly reloads = new Counter({
     name: 'keepd_config_reloads_total',
     help: 'Configuration reloads by outcome (applied, unchanged, rejected) and trigger (watch, signal, api).',
@@ -109,8 +143,12 @@ export class KeepdMetrics {
     this.configLoadTime.set(loadedAt.getTime() / 1000);
   }
 
+  /** Called before each scrape, to read gauges that live elsewhere (queues, throttles). */
+  beforeScrape: () => void = () => undefined;
+
   /** The Prometheus text exposition of everything enabled. */
   async render(): Promise<string> {
+    this.beforeScrape();
     const own = await this.registry.metrics();
     return this.#processMetrics ? own + (await this.#processRegistry.metrics()) : own;
   }

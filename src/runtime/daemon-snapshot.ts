@@ -1,5 +1,6 @@
 import type { ListenerName } from '../config/listener-names.js';
 import type { Realm } from '../config/schema.js';
+import type { PublicCredential } from '../accounts/public-credentials.js';
 import { daysUntil, type CertificateSummary } from '../tls/certificate-summary.js';
 
 export interface ListenerStatus {
@@ -25,6 +26,8 @@ export interface DaemonSnapshot {
   listeners: Record<ListenerName, ListenerStatus>;
   /** The last reload that was refused, until a later one succeeds. */
   staleConfig: { at: Date; origin: string; problems: string[] } | undefined;
+  /** Accounts whose password is public (found in the background after each load). */
+  publicCredentials: PublicCredential[];
   warnings: string[];
   stopping: boolean;
 }
@@ -43,7 +46,7 @@ function certificateComponent(certificate: CertificateSummary, now: number) {
 /**
  * GET /health. 503 ("failing") when an enabled listener is down or keepd is stopping; 200
  * otherwise, "degraded" when the configuration on disk was refused (keepd serves the last good
- * one) or a certificate expires within EXPIRY_WARNING_DAYS.
+ * one), a certificate expires within EXPIRY_WARNING_DAYS, or an account has a public password.
  */
 export function healthReport(snapshot: DaemonSnapshot, now = Date.now()): { statusCode: 200 | 503; body: object } {
   const listeners: Record<string, object> = {};
@@ -67,10 +70,12 @@ export function healthReport(snapshot: DaemonSnapshot, now = Date.now()): { stat
     ? { status: 'degraded' as const, stale: true, generation: snapshot.generation, loadedAt: snapshot.loadedAt.toISOString(), error: { at: snapshot.staleConfig.at.toISOString(), origin: snapshot.staleConfig.origin, problems: snapshot.staleConfig.problems } }
     : { status: 'ok' as const, stale: false, generation: snapshot.generation, loadedAt: snapshot.loadedAt.toISOString() };
   statuses.push(config.status);
+  const accounts = { status: snapshot.publicCredentials.length > 0 ? ('degraded' as const) : ('ok' as const), publicCredentials: snapshot.publicCredentials };
+  statuses.push(accounts.status);
   const status: ComponentStatus = statuses.includes('failing') ? 'failing' : statuses.includes('degraded') ? 'degraded' : 'ok';
   return {
     statusCode: status === 'failing' ? 503 : 200,
-    body: { status, ...(snapshot.stopping ? { stopping: true } : {}), checkedAt: new Date(now).toISOString(), components: { config, listeners, tls } },
+    body: { status, ...(snapshot.stopping ? { stopping: true } : {}), checkedAt: new Date(now).toISOString(), components: { config, accounts, listeners, tls } },
   };
 }
 
@@ -105,6 +110,7 @@ export function infoReport(snapshot: DaemonSnapshot, now = Date.now()): object {
       ]),
     ),
     accounts: snapshot.accounts,
+    publicCredentials: snapshot.publicCredentials,
     warnings: snapshot.warnings,
   };
 }

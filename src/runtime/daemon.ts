@@ -1,12 +1,15 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { Authenticator, countAccounts, type AccountIndex } from '../accounts/accounts.js';
+import { LoginThrottle } from '../accounts/login-throttle.js';
+import { describePublicCredential, findPublicCredentials, type PublicCredential } from '../accounts/public-credentials.js';
 import { VerificationCache } from '../accounts/verification-cache.js';
+import { VerificationLimiter } from '../accounts/verification-limiter.js';
 import { assembleConfig, type LoadedConfig } from '../config/assemble.js';
 import type { Environment } from '../config/env-layer.js';
 import { LISTENER_NAMES, perListener, type ListenerName } from '../config/listener-names.js';
 import { resolveListenerSettings, type ListenerSettings } from '../config/listener-settings.js';
-import type { KeepConfig } from '../config/schema.js';
+import { REALMS, type KeepConfig } from '../config/schema.js';
 import { formatProblem } from '../config/problems.js';
 import { LISTENER_ROUTES } from '../listeners/index.js';
 import type { ListenerContext, RouteEntry } from '../listeners/listener-context.js';
@@ -23,6 +26,8 @@ export interface DaemonOptions {
   configDir: string;
   env: Environment;
   logger: Logger;
+  /** `--strict`: refuse accounts with public example passwords (as does `"strict": true`). */
+  strict?: boolean;
 }
 
 export const DEFAULT_WATCH_DEBOUNCE_MS = 75;
@@ -44,9 +49,12 @@ function reloadTrigger(origin: string): string {
   return 'api';
 }
 
-/** keepd could not start: every reason, each a sentence for the admin. */
+/** keepd could not start: every reason, each a sentence for the admin, and the exit code that fits. */
 export class StartupError extends Error {
-  constructor(readonly reasons: string[]) {
+  constructor(
+    readonly reasons: string[],
+    readonly exitCode: 1 | 2 = 1,
+  ) {
     super(reasons.join('\n'));
   }
 }
@@ -67,8 +75,11 @@ function processMetricsEnabled(prepared: PreparedConfig): boolean {
  * configuration per request; reloads are serialized and either apply completely or not at all.
  */
 export class Daemon implements ListenerContext {
-  readonly authenticator = new Authenticator(new VerificationCache());
+  readonly authenticator: Authenticator;
   readonly metrics = new KeepdMetrics();
+  readonly #throttles: Record<ListenerName, LoginThrottle>;
+  #publicCredentials: PublicCredential[] = [];
+  #warnedPublic = new Set<string>();
   readonly startedAt = new Date();
   readonly #options: DaemonOptions;
   readonly #log: Logger;
@@ -88,11 +99,26 @@ export class Daemon implements ListenerContext {
     this.#options = options;
     this.#log = options.logger;
     this.#active = { prepared, generation: 1, loadedAt: new Date() };
+    const { config } = prepared.loaded;
+    this.authenticator = new Authenticator(new VerificationCache(), new VerificationLimiter(config.passwordVerification));
+    this.#throttles = perListener(() => new LoginThrottle(config.loginRateLimit));
+    this.metrics.beforeScrape = () => {
+      this.metrics.verificationsQueued.set(this.authenticator.limiter.queued);
+      for (const name of LISTENER_NAMES) this.metrics.throttledClients.set({ listener: name }, this.#throttles[name].blockedClients());
+    };
+  }
+
+  #strict(prepared: PreparedConfig): boolean {
+    return this.#options.strict === true || prepared.loaded.config.strict;
   }
 
   /** Starts every enabled listener, or none: on any failure the ones already bound are closed again. */
   static async start(prepared: PreparedConfig, options: DaemonOptions): Promise<Daemon> {
     const daemon = new Daemon(prepared, options);
+    if (daemon.#strict(prepared)) {
+      const found = await findPublicCredentials(prepared.accounts);
+      if (found.length > 0) throw new StartupError(found.map((c) => `strict: ${describePublicCredential(c)}`), 2);
+    }
     daemon.#applySettings(prepared);
     for (const warning of prepared.warnings) daemon.#log.warn(warning);
     // Watching starts before the listeners bind: a change made once they answer is never missed.
@@ -111,6 +137,7 @@ export class Daemon implements ListenerContext {
       throw new StartupError(failures);
     }
     daemon.metrics.markConfig(1, daemon.#active.loadedAt);
+    daemon.#scanForPublicPasswords(1, prepared);
     return daemon;
   }
 
@@ -129,14 +156,40 @@ export class Daemon implements ListenerContext {
     }
   }
 
+  /**
+   * Looks for accounts with public passwords after the listeners are up (it costs PBKDF2 runs, and
+   * start-up must stay fast); in strict mode the same check runs before, and refuses.
+   */
+  #scanForPublicPasswords(generation: number, prepared: PreparedConfig): void {
+    void findPublicCredentials(prepared.accounts).then((found) => {
+      if (generation !== this.#active.generation) return; // a newer configuration is being scanned
+      this.#publicCredentials = found;
+      for (const realm of REALMS) this.metrics.publicPasswordAccounts.set({ realm }, found.filter((c) => c.realm === realm).length);
+      const keys = new Set<string>();
+      for (const credential of found) {
+        const key = JSON.stringify([credential.realm, credential.account, prepared.accounts.get(credential.realm)?.get(credential.account)?.storedSecret]);
+        keys.add(key);
+        if (!this.#warnedPublic.has(key)) this.#log.warn({ listener: credential.listener, realm: credential.realm, account: credential.account }, describePublicCredential(credential));
+      }
+      this.#warnedPublic = keys;
+    });
+  }
+
   #applySettings(prepared: PreparedConfig): void {
-    const level = prepared.loaded.config.LOG_LEVEL;
+    const { config } = prepared.loaded;
+    this.authenticator.limiter.configure(config.passwordVerification);
+    for (const name of LISTENER_NAMES) this.#throttles[name].configure(config.loginRateLimit);
+    const level = config.LOG_LEVEL;
     this.#log.level = level;
     for (const listener of this.#listeners.values()) listener.setLogLevel(level);
     this.metrics.setProcessMetrics(processMetricsEnabled(prepared));
   }
 
   // ListenerContext: read live by every request.
+
+  throttle(listener: ListenerName): LoginThrottle {
+    return this.#throttles[listener];
+  }
 
   accounts(): AccountIndex {
     return this.#active.prepared.accounts;
@@ -174,6 +227,7 @@ export class Daemon implements ListenerContext {
         };
       }),
       staleConfig: this.#staleConfig,
+      publicCredentials: this.#publicCredentials,
       warnings: prepared.warnings,
       stopping: this.#stopping !== undefined,
     };
@@ -225,7 +279,11 @@ export class Daemon implements ListenerContext {
       // Follow new TLS paths even when their files are not right yet: fixing them must be seen.
       await this.#updateWatcher(assembled.loaded.config, Object.values(resolveListenerSettings(assembled.loaded.config, assembled.loaded.configDir)));
     }
-    const preparation = assembled.ok ? await prepareConfig(assembled.loaded) : assembled;
+    let preparation = assembled.ok ? await prepareConfig(assembled.loaded) : assembled;
+    if (preparation.ok && this.#strict(preparation.prepared)) {
+      const found = await findPublicCredentials(preparation.prepared.accounts);
+      if (found.length > 0) preparation = { ok: false, problems: found.map((c) => ({ source: 'strict', message: describePublicCredential(c) })) };
+    }
     if (!preparation.ok) {
       const problems = preparation.problems.map(formatProblem);
       this.#staleConfig = { at: new Date(), origin, problems };
@@ -258,6 +316,7 @@ export class Daemon implements ListenerContext {
     this.#applySettings(next);
     const errors = (await Promise.all(changes.map((change) => this.#applyChange(change, next)))).flat();
     this.metrics.markConfig(generation, this.#active.loadedAt);
+    this.#scanForPublicPasswords(generation, next);
     for (const warning of next.warnings.filter((w) => !current.warnings.includes(w))) this.#log.warn(warning);
     this.#log.info({ origin, generation, changes: described }, `configuration generation ${generation} applied (${origin})`);
     return { ...planned, errors };
@@ -270,6 +329,9 @@ export class Daemon implements ListenerContext {
     try {
       switch (change.action) {
         case 'keep':
+          return [];
+        case 'tune':
+          old?.tune(next.listeners[name].settings.limits);
           return [];
         case 'swap-tls': {
           const material = next.listeners[name].tls;

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { rename, writeFile } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import path from 'node:path';
-import selfsigned from 'selfsigned';
 import { createSecret } from '../accounts/secret.js';
 import { LISTENER_NAMES, REALM_OF, type ListenerName } from '../config/listener-names.js';
 import { REALMS, type KeepConfig, type Realm } from '../config/schema.js';
@@ -51,6 +50,8 @@ async function writeAtomically(file: string, content: string, mode: number): Pro
 
 async function selfSignedCertificate(hostname: string): Promise<{ key: string; cert: string }> {
   const names = [...new Set(['localhost', hostname])];
+  // Loaded only on a first run: it is the heaviest dependency and most starts never need it.
+  const { default: selfsigned } = await import('selfsigned');
   const pems = await selfsigned.generate([{ name: 'commonName', value: hostname }], {
     keyType: 'ec',
     curve: 'P-256',

@@ -9,6 +9,9 @@ import type { KeepConfig } from '../config/schema.js';
 export const REDACTED_PATHS = [
   'req.headers.authorization',
   'req.headers["proxy-authorization"]',
+  'request.headers.authorization',
+  'request.headers["proxy-authorization"]',
+  '*.headers.authorization',
   'headers.authorization',
   'authorization',
   'password',

@@ -40,6 +40,15 @@ function accountWarnings(settings: ListenerSettings[], accounts: AccountIndex): 
     .map((s) => `no active account in identity.${s.realm}: nobody can log in to the ${s.name} listener`);
 }
 
+const LOOPBACK_HOSTS = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+/** The product's own advice: management reachable from localhost only. */
+function managementExposure(management: ListenerSettings): string[] {
+  if (!management.enabled || (management.host !== undefined && LOOPBACK_HOSTS.test(management.host))) return [];
+  const where = management.host === undefined ? 'all interfaces' : management.host;
+  return [`the management listener accepts connections on ${where}: the product recommends localhost only; set listeners.management.HOST to "127.0.0.1" (or HOST, for all listeners)`];
+}
+
 /**
  * Everything that can fail before serving, checked up front: TLS policy, every listener's TLS
  * material (each distinct keystore is read once). Used by `keepd check`, start and every reload.
@@ -82,6 +91,6 @@ export async function prepareConfig(loaded: LoadedConfig): Promise<Preparation> 
     return { settings: own, tls: own.enabled && own.tls ? materials.get(JSON.stringify(own.tls)) : undefined };
   });
   const accounts = indexAccounts(config.identity);
-  const warnings = [...policy.warnings, ...accountWarnings(settings, accounts)];
+  const warnings = [...policy.warnings, ...accountWarnings(settings, accounts), ...managementExposure(settingsByName.management)];
   return { ok: true, prepared: { loaded, accounts, policy, listeners, warnings } };
 }

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
-import { toPem } from 'jks-js';
 import { certificateOf, summarizeCertificate, type CertificateSummary } from './certificate-summary.js';
 import { sniffKeystore } from './keystore-kind.js';
 import type { TlsPolicy } from './tls-policy.js';
@@ -46,8 +45,9 @@ async function readMaterial(file: string, key: 'TLSFile' | 'PEMCert'): Promise<B
   }
 }
 
-/** A JKS keystore's first key entry as PEM (Node cannot read JKS). */
-function jksToPemOptions(bytes: Buffer, source: TlsSource): SecureContextOptions {
+/** A JKS keystore's first key entry as PEM (Node cannot read JKS). Loaded only when a JKS is used. */
+async function jksToPemOptions(bytes: Buffer, source: TlsSource): Promise<SecureContextOptions> {
+  const { toPem } = await import('jks-js');
   let entries;
   try {
     entries = toPem(bytes, source.password ?? '');

@@ -23,6 +23,8 @@ export interface RequestOptions {
   body?: string | object;
   ca?: Buffer | string;
   agent?: HttpsAgent;
+  /** Local address to connect from (127.0.0.0/8 gives as many loopback clients as needed). */
+  localAddress?: string;
   /** Send the body in pieces, pausing between them (a request that stays in flight). */
   trickle?: { chunks: string[]; intervalMs: number };
 }
@@ -42,7 +44,7 @@ export function request(url: string, options: RequestOptions = {}): Promise<Resp
     const req = send(
       target,
       // No agent by default: a fresh connection per request, none left open to delay the test's exit.
-      { method: options.method ?? 'GET', headers, ca: options.ca ?? TEST_CA, agent: options.agent ?? false, servername: 'localhost' },
+      { method: options.method ?? 'GET', headers, ca: options.ca ?? TEST_CA, agent: options.agent ?? false, servername: 'localhost', ...(options.localAddress ? { localAddress: options.localAddress } : {}) },
       (res) => {
         // Read the peer certificate now: by 'end' the socket may be back in the agent's pool.
         const socket = res.socket as TLSSocket | null;

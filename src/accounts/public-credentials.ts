@@ -1,0 +1,62 @@
+import { LISTENER_NAMES, REALM_OF, type ListenerName } from '../config/listener-names.js';
+import type { Realm } from '../config/schema.js';
+import type { AccountIndex } from './accounts.js';
+import { verifyPassword, type SaltedSecret } from './secret.js';
+
+/**
+ * Passwords printed in the product's documentation and its examples (functional accounts, TLS
+ * snippets), and the most common defaults next to them. Anyone can try them.
+ */
+export const PUBLIC_PASSWORDS = ['password', 'metrics', 'health', 'admin', 'secret', 'changeit', 'passw0rd', 'P@$$w0rd1352'] as const;
+
+/** The salted secrets the product's docs publish, matched without any PBKDF2. */
+export const PUBLISHED_SECRETS: ReadonlySet<string> = new Set([
+  'E4B321EBA91B7F92D9BF5EAFA5322824FEC2287B8A6C133D7C31EFB706A2BA30:1A57478185E7AF3A98F01ECA08F0BA881DBC88BEC60AE8C6F1B1CC5CC55C11A20F676E082BF2D28BB96DB5A8CFB091C767C035B380DB4CBC7D1001EA8BE01663',
+  '13549ED65AD8760294B9DC898C44F8ABEED399ABB1CA7DC51E8CCFF461D56D13:32BDC8A5DF60FCE424299543DFFF408F500DB1B1EEC4FAB848AA0ED794F5D89AA65A5449EC36BF9CBF53980E4B7DF2B3A3581186E409F5B69BC0C16E51237CC8',
+]);
+
+export interface PublicCredential {
+  listener: ListenerName;
+  realm: Realm;
+  account: string;
+}
+
+/** Per stored secret: does a public password open it? Secrets rarely change, so reloads rarely pay. */
+const verdicts = new Map<string, Promise<boolean>>();
+const MAX_VERDICTS = 10_000;
+
+async function opensWithPublicPassword(secret: SaltedSecret): Promise<boolean> {
+  const results = await Promise.all(PUBLIC_PASSWORDS.map((password) => verifyPassword(secret, password)));
+  return results.includes(true);
+}
+
+function verdictFor(stored: string, secret: SaltedSecret): Promise<boolean> {
+  const key = stored.toUpperCase();
+  if (PUBLISHED_SECRETS.has(key)) return Promise.resolve(true);
+  let verdict = verdicts.get(key);
+  if (!verdict) {
+    if (verdicts.size >= MAX_VERDICTS) verdicts.clear();
+    verdict = opensWithPublicPassword(secret);
+    verdicts.set(key, verdict);
+  }
+  return verdict;
+}
+
+/**
+ * Accounts (active or not) whose secret a public password opens. Costs one PBKDF2 per public
+ * password for each secret not seen before; runs off the event loop.
+ */
+export async function findPublicCredentials(accounts: AccountIndex): Promise<PublicCredential[]> {
+  const found: PublicCredential[] = [];
+  for (const listener of LISTENER_NAMES) {
+    const realm = REALM_OF[listener];
+    for (const account of accounts.get(realm)?.values() ?? []) {
+      if (await verdictFor(account.storedSecret, account.secret)) found.push({ listener, realm, account: account.name });
+    }
+  }
+  return found;
+}
+
+export function describePublicCredential(credential: PublicCredential): string {
+  return `account "${credential.account}" of identity.${credential.realm} (${credential.listener} listener) has a password published in the product's documentation or a well-known default; give it a new one (keepd salt) or set "active": false`;
+}
