@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { connect, type SecureVersion } from 'node:tls';
+import { copyFile } from 'node:fs/promises';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { DEFAULT_CIPHERS, resolveTlsPolicy } from '../src/tls/tls-policy.js';
 import { TEST_CA } from './helpers/http-client.js';
 import { startKeepd } from './helpers/keepd-process.js';
-import { functionalUsers, TEST_BASE, TLS_CONFIGS } from './helpers/test-config.js';
+import { eventually } from './helpers/eventually.js';
+import { functionalUsers, TEST_BASE, TLS_CONFIGS, tlsFixture } from './helpers/test-config.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 const source = (): string => 'test.json';
@@ -89,4 +92,45 @@ describe('TLS policy on the wire', () => {
       await keepd.stop();
     }
   });
+
+  it('resumes sessions of returning clients (TLS 1.3 tickets), also across a certificate renewal', async () => {
+    const certs = await tempDir();
+    await copyFile(tlsFixture('server.key.pem'), path.join(certs, 'tls.key'));
+    await copyFile(tlsFixture('server.chain.pem'), path.join(certs, 'tls.crt'));
+    const dir = await tempDir({ 'functionalUsers.json': await functionalUsers(), 'ports.json': TEST_BASE, 'tls.json': { TLSType: 'pem', TLSFile: path.join(certs, 'tls.key'), PEMCert: path.join(certs, 'tls.crt') } });
+    const keepd = await startKeepd(dir);
+    try {
+      const port = keepd.ports.health ?? 0;
+      const first = await resumable(port, undefined);
+      assert.equal(first.reused, false);
+      const again = await resumable(port, first.session);
+      assert.equal(again.reused, true, 'a returning client resumes');
+
+      const beforeRenewal = await resumable(port, undefined); // a ticket issued under the old certificate
+      await copyFile(tlsFixture('renewed.key.pem'), path.join(certs, 'tls.key'));
+      await copyFile(tlsFixture('renewed.chain.pem'), path.join(certs, 'tls.crt'));
+      await eventually(async () => assert.equal((await resumable(port, undefined)).subject, 'keepd test server (renewed)'));
+      assert.equal((await resumable(port, beforeRenewal.session)).reused, true, 'the ticket keys survived the renewal');
+    } finally {
+      await keepd.stop();
+    }
+  });
 });
+
+/** One TLS connection that reads an answer (tickets arrive after the handshake); with `session`, an attempt to resume. */
+function resumable(port: number, session: Buffer | undefined): Promise<{ reused: boolean; session: Buffer | undefined; subject: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    let ticket: Buffer | undefined;
+    let subject: string | undefined;
+    const socket = connect({ host: '127.0.0.1', port, servername: 'localhost', ca: TEST_CA, ...(session ? { session } : {}) }, () => {
+      const peer = socket.getPeerCertificate();
+      // A resumed TLS 1.3 session presents no certificate: Node gives an empty object then.
+      subject = Object.keys(peer).length > 0 ? String(peer.subject.CN) : undefined;
+      socket.write('GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+    });
+    socket.on('session', (value: Buffer) => (ticket = value));
+    socket.on('data', () => undefined);
+    socket.on('end', () => resolve({ reused: socket.isSessionReused(), session: ticket, subject }));
+    socket.on('error', reject);
+  });
+}

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 /** The repository root, from dist/scripts/lib. */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-export const CLI = path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
+export const CLI = path.join(REPO_ROOT, 'dist', 'keepd.mjs');
 export const TLS_FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures', 'tls');
 
 export interface RunningKeepd {
@@ -15,7 +15,7 @@ export interface RunningKeepd {
 
 /** Starts `keepd start` on a directory and resolves with its ports once `expect` listeners are up. */
 export function spawnKeepd(configDir: string, expect = 4, args: string[] = []): Promise<RunningKeepd> {
-  const child = spawn(process.execPath, [CLI, 'start', '--config-dir', configDir, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
+  const child = spawn(CLI, ['start', '--config-dir', configDir, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
   const ports: Record<string, number> = {};
   let pending = '';
   let stderr = '';

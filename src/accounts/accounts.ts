@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto';
 import { REALMS, type KeepConfig, type Realm } from '../config/schema.js';
 import { parseSecret, unmatchableSecret, verifyPassword, type SaltedSecret } from './secret.js';
 import type { VerificationCache } from './verification-cache.js';
@@ -8,8 +9,10 @@ export interface Account {
   readonly name: string;
   readonly active: boolean;
   readonly CN?: string;
-  /** The stored text, part of the cache entry so that a changed secret never hits an old one. */
+  /** The stored text (for reports); see secretTag for the cache. */
   readonly storedSecret: string;
+  /** A digest of the stored secret, part of every cache entry: a changed secret never hits an old one. */
+  readonly secretTag: string;
   readonly secret: SaltedSecret;
 }
 
@@ -24,9 +27,10 @@ export function indexAccounts(identity: KeepConfig['identity']): AccountIndex {
     for (const [name, entry] of Object.entries(identity[realm])) {
       const secret = parseSecret(entry.secret);
       if (!secret) continue; // the schema already refused malformed secrets
+      const secretTag = hash('sha256', entry.secret.toUpperCase(), 'base64');
       const account: Account = entry.CN === undefined
-        ? { realm, name, active: entry.active, storedSecret: entry.secret, secret }
-        : { realm, name, active: entry.active, CN: entry.CN, storedSecret: entry.secret, secret };
+        ? { realm, name, active: entry.active, storedSecret: entry.secret, secretTag, secret }
+        : { realm, name, active: entry.active, CN: entry.CN, storedSecret: entry.secret, secretTag, secret };
       accounts.set(name, account);
     }
     index.set(realm, accounts);
@@ -70,13 +74,23 @@ export class Authenticator {
     return this.#limiter;
   }
 
+  /**
+   * The synchronous fast path: the account, when this exact credential verified before against
+   * the account's current secret and the account is active; otherwise undefined (call authenticate).
+   */
+  cached(index: AccountIndex, realm: Realm, user: string, password: string): Account | undefined {
+    const account = index.get(realm)?.get(user);
+    if (!account?.active) return undefined;
+    return this.#cache.has(this.#cache.entryFor(realm, user, account.secretTag, password)) ? account : undefined;
+  }
+
   async authenticate(index: AccountIndex, realm: Realm, user: string, password: string): Promise<AuthOutcome> {
     const account = index.get(realm)?.get(user);
     if (!account) {
       await this.#verify(this.#dummy, password);
       return { ok: false, reason: 'unknown_user' };
     }
-    const entry = this.#cache.entryFor(realm, user, account.storedSecret, password);
+    const entry = this.#cache.entryFor(realm, user, account.secretTag, password);
     if (account.active && this.#cache.has(entry)) return { ok: true, account, cached: true };
 
     const matches = await this.#verify(account.secret, password);

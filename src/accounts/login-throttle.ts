@@ -21,6 +21,7 @@ const MAX_CLIENTS = 50_000;
  * its /64, since one host usually owns a whole /64 and could rotate through it.
  */
 export function clientKey(address: string): string {
+  if (!address.includes(':')) return address; // IPv4, the common case
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   if (mapped?.[1]) return mapped[1];
   if (!isIPv6(address)) return address;
@@ -61,7 +62,7 @@ export class LoginThrottle {
 
   /** Seconds until the client may try again, or 0 when it may try now. */
   retryAfterSeconds(address: string): number {
-    if (!this.#applies(address)) return 0;
+    if (this.#clients.size === 0 || !this.#applies(address)) return 0; // the common case: nobody failed
     const record = this.#clients.get(clientKey(address));
     if (!record) return 0;
     const left = record.blockedUntil - this.#now();

@@ -1,4 +1,7 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1 --max-old-space-size=256
+// The V8 flags above keep the daemon's memory small under load (young generation of 1 MB per
+// semi-space instead of 16; see docs/benchmarks.md). They apply when keepd runs as a program
+// (`keepd`, `npm start`, `./dist/keepd.mjs`), not under `node dist/keepd.mjs`.
 import { parseArgs } from 'node:util';
 import { resolveConfigDir } from '../config/config-dir.js';
 import { VERSION } from '../runtime/package-info.js';

@@ -38,7 +38,7 @@ export async function startCommand(ctx: CliContext, configDir: string, strict: b
     return EXIT.usage;
   }
 
-  const logger = createLogger({ level: preparation.prepared.loaded.config.LOG_LEVEL, pretty: process.stdout.isTTY });
+  const logger = await createLogger({ level: preparation.prepared.loaded.config.LOG_LEVEL, pretty: process.stdout.isTTY });
   let daemon: Daemon;
   try {
     daemon = await Daemon.start(preparation.prepared, { configDir, env: ctx.env, logger, strict });

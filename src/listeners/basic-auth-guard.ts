@@ -1,9 +1,10 @@
 import fastifyBasicAuth from '@fastify/basic-auth';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Account, AuthFailure } from '../accounts/accounts.js';
 import type { ListenerName } from '../config/listener-names.js';
 import type { Realm } from '../config/schema.js';
 import type { ListenerContext } from './listener-context.js';
+import type { Admission } from './request-pipeline.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -39,19 +40,51 @@ export function unauthorizedBody(realm: Realm): { statusCode: 401; error: 'Unaut
 }
 
 /**
- * Every route of the listener requires an account of its realm. `validate` resolves with nothing
- * or throws: @fastify/basic-auth hangs a request whose validate returns a value.
+ * Every route of the listener requires an account of its realm. `admission` (the request
+ * pipeline) sees each credential first: headers, trace log, login throttle. A credential verified
+ * before is answered synchronously (no promise, no PBKDF2); a new one is verified off the event loop.
+ * @fastify/basic-auth hangs a request whose promise-returning validate resolves with a value, so
+ * this validate uses the callback form: `done()` on success, `done(error)` on failure.
  */
-export async function guardWithBasicAuth(app: FastifyInstance, listener: ListenerName, realm: Realm, ctx: ListenerContext): Promise<void> {
+export async function guardWithBasicAuth(
+  app: FastifyInstance,
+  listener: ListenerName,
+  realm: Realm,
+  ctx: Pick<ListenerContext, 'authenticator' | 'accounts' | 'throttle'>,
+  admission?: Admission,
+): Promise<void> {
   app.decorateRequest('account', null);
+  const admit = (request: FastifyRequest, account: Account): void => {
+    ctx.throttle(listener).recordSuccess(request.ip);
+    request.account = account;
+  };
   await app.register(fastifyBasicAuth, {
     authenticate: { realm },
     utf8: true,
-    async validate(user: string, password: string, request: FastifyRequest): Promise<void> {
-      const outcome = await ctx.authenticator.authenticate(ctx.accounts(), realm, user, password);
-      if (!outcome.ok) throw new AuthenticationFailed(outcome.reason);
-      ctx.throttle(listener).recordSuccess(request.ip);
-      request.account = outcome.account;
+    validate(user: string, password: string, request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void): void {
+      const refused = admission?.admit(request, reply);
+      if (refused) {
+        done(refused);
+        return;
+      }
+      const accounts = ctx.accounts();
+      const known = ctx.authenticator.cached(accounts, realm, user, password);
+      if (known) {
+        admit(request, known);
+        done();
+        return;
+      }
+      ctx.authenticator.authenticate(accounts, realm, user, password).then(
+        (outcome) => {
+          if (!outcome.ok) {
+            done(new AuthenticationFailed(outcome.reason));
+            return;
+          }
+          admit(request, outcome.account);
+          done();
+        },
+        (error: unknown) => done(error instanceof Error ? error : new Error(String(error))),
+      );
     },
   });
   app.addHook('onRequest', app.basicAuth);

@@ -1,4 +1,3 @@
-import { healthReport } from '../runtime/daemon-snapshot.js';
 import type { RouteRegistrar } from './listener-server.js';
 
 /**
@@ -7,7 +6,7 @@ import type { RouteRegistrar } from './listener-server.js';
  */
 export const healthRoutes: RouteRegistrar = (app, ctx) => {
   app.get('/health', (_request, reply) => {
-    const report = healthReport(ctx.snapshot());
-    return reply.code(report.statusCode).send(report.body);
+    const { statusCode, json } = ctx.health();
+    return reply.code(statusCode).type('application/json; charset=utf-8').send(json);
   });
 };

@@ -22,6 +22,8 @@ export interface ListenerContext {
   /** The configuration in use (unmasked: mask before answering). */
   config(): LoadedConfig;
   snapshot(): DaemonSnapshot;
+  /** The /health answer, serialized (cached: probes and benchmarks ask many times a second). */
+  health(): { statusCode: number; json: string };
   routes(): Record<ListenerName, RouteEntry[]>;
   /**
    * Re-assembles the configuration from disk. When it is valid, `answer` runs first (so that a

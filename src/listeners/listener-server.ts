@@ -4,6 +4,7 @@ import { fastify, LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { PORT_KEY, type ListenerName } from '../config/listener-names.js';
 import type { ListenerLimits, ListenerSettings } from '../config/listener-settings.js';
+import { logs } from '../runtime/logger.js';
 import type { PreparedListener } from '../runtime/prepare.js';
 import type { TlsMaterial } from '../tls/load-tls-material.js';
 import type { TlsPolicy } from '../tls/tls-policy.js';
@@ -81,7 +82,6 @@ export class ListenerServer {
   readonly scheme: 'http' | 'https';
   readonly routes: RouteEntry[] = [];
   #tls: TlsMaterial | undefined;
-  #closing = false;
   #address = '';
   #port = 0;
   readonly #app: FastifyInstance;
@@ -102,6 +102,9 @@ export class ListenerServer {
       loggerInstance: this.#log,
       // Per-request lines would flood the log; requests are counted and timed in the metrics.
       logController: new LogController({ disableRequestLogging: true }),
+      // A child logger per request (for its reqId) costs more than the rest of a cached-credential
+      // request; it is only worth it when request lines are logged at all (debug, trace).
+      childLoggerFactory: (logger, bindings, options) => (logs(logger, 'debug') ? logger.child(bindings, options) : logger),
       return503OnClosing: true,
       forceCloseConnections: 'idle',
       bodyLimit: limits.maxBodyBytes,
@@ -120,13 +123,13 @@ export class ListenerServer {
     this.#app.removeContentTypeParser('text/plain');
   }
 
-  /** Order matters: throttle, then guard, then routes and the 404 handler. */
+  /** Order matters: the pipeline and guard before the routes and the 404 handler. */
   async #setup(ctx: ListenerContext, routes: RouteRegistrar): Promise<void> {
-    installRequestPipeline(this.#app, ctx, { listener: this.name, realm: this.settings.realm, tls: this.#tls !== undefined, closing: () => this.#closing });
+    const admission = installRequestPipeline(this.#app, ctx, { listener: this.name, realm: this.settings.realm, tls: this.#tls !== undefined });
     this.#app.addHook('onRoute', (route) => {
       for (const method of [route.method].flat()) this.routes.push({ method, url: route.url });
     });
-    await guardWithBasicAuth(this.#app, this.name, this.settings.realm, ctx);
+    await guardWithBasicAuth(this.#app, this.name, this.settings.realm, ctx, admission);
     routes(this.#app, ctx);
     installNotFound(this.#app, this.name);
   }
@@ -197,7 +200,9 @@ export class ListenerServer {
   /** New handshakes get the new certificate; connections already open keep theirs. */
   updateTls(material: TlsMaterial, policy: TlsPolicy): void {
     if (!('setSecureContext' in this.#server)) throw new Error(`the ${this.name} listener is not a TLS listener`);
-    this.#server.setSecureContext(secureServerOptions(material, policy));
+    // Keep the session ticket keys (a new context would draw new ones): returning clients go on
+    // resuming their sessions across a certificate renewal instead of all paying a full handshake.
+    this.#server.setSecureContext({ ...secureServerOptions(material, policy), ticketKeys: this.#server.getTicketKeys() });
     this.#tls = material;
   }
 
@@ -206,15 +211,18 @@ export class ListenerServer {
    * 503), and after `drainMs` cuts whatever is left. Resolves with whether it had to cut.
    */
   async close(drainMs: number): Promise<{ forced: boolean }> {
-    this.#closing = true;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), drainMs);
       timer.unref();
     });
+    // Connections that fall idle while draining (their request answered) are closed at once,
+    // rather than held open for the keep-alive timeout.
+    const sweeper = setInterval(() => this.#server.closeIdleConnections(), 50);
     const closed = this.#app.close().then(() => 'closed' as const);
     const first = await Promise.race([closed, deadline]);
     clearTimeout(timer);
+    clearInterval(sweeper);
     if (first === 'closed') return { forced: false };
     this.#server.closeAllConnections();
     await closed;

@@ -1,4 +1,5 @@
 import type { FastifyReply } from 'fastify';
+import { z } from 'zod';
 import { createSecret, parseSecret, verifyPassword } from '../accounts/secret.js';
 import { maskConfig } from '../config/mask.js';
 import { listSources } from '../config/provenance.js';
@@ -7,22 +8,23 @@ import type { ReloadOutcome } from '../runtime/reload-outcome.js';
 import type { ListenerContext } from './listener-context.js';
 import type { RouteRegistrar } from './listener-server.js';
 
-const plainKey = { type: 'string', minLength: 1, maxLength: 1024 } as const;
+/*
+ * Bodies are checked with zod (already loaded for the configuration) rather than route JSON
+ * schemas: those would make each Fastify instance compile an Ajv validator at start-up.
+ */
+const encodeBody = z.object({ shutdownkey: z.string().min(1).max(1024) }, { error: 'expected {"shutdownkey": "<plain text>"}' });
+const decodeBody = z.object({ shutdownkey: z.string().max(512), guess: z.string().max(1024) }, { error: 'expected {"shutdownkey": "<HASH:SALT>", "guess": "<plain text>"}' });
 
-const encodeSchema = {
-  body: { type: 'object', required: ['shutdownkey'], properties: { shutdownkey: plainKey } },
-} as const;
-const decodeSchema = {
-  body: { type: 'object', required: ['shutdownkey', 'guess'], properties: { shutdownkey: { type: 'string', maxLength: 512 }, guess: { type: 'string', maxLength: 1024 } } },
-} as const;
+/** The body as `schema` wants it, or a 400 already sent. */
+function bodyOf<T>(schema: z.ZodType<T>, body: unknown, reply: FastifyReply): T | undefined {
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+  void reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: `${where}${issue?.message ?? 'invalid body'}` });
+  return undefined;
+}
 
-interface EncodeBody {
-  shutdownkey: string;
-}
-interface DecodeBody {
-  shutdownkey: string;
-  guess: string;
-}
 /** The shutdown key offered in a body that may be absent (no key configured: `curl -X POST` suffices). */
 function offeredShutdownKey(body: unknown): string | undefined {
   if (typeof body !== 'object' || body === null || !('shutdownkey' in body)) return undefined;
@@ -61,16 +63,19 @@ export const managementRoutes: RouteRegistrar = (app, ctx) => {
 
   app.get('/routes', () => ctx.routes());
 
-  app.post<{ Body: EncodeBody }>('/encode', { schema: encodeSchema }, async (request) => ({
-    secret: await createSecret(request.body.shutdownkey),
-  }));
+  app.post('/encode', async (request, reply) => {
+    const body = bodyOf(encodeBody, request.body, reply);
+    return body ? { secret: await createSecret(body.shutdownkey) } : reply;
+  });
 
-  app.post<{ Body: DecodeBody }>('/decode', { schema: decodeSchema }, async (request, reply) => {
-    const secret = parseSecret(request.body.shutdownkey.trim());
+  app.post('/decode', async (request, reply) => {
+    const body = bodyOf(decodeBody, request.body, reply);
+    if (!body) return reply;
+    const secret = parseSecret(body.shutdownkey.trim());
     if (!secret) {
       return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: 'shutdownkey is not a salted secret (64 hex digits, a colon, 128 hex digits)' });
     }
-    return { match: await verifyPassword(secret, request.body.guess) };
+    return { match: await verifyPassword(secret, body.guess) };
   });
 
   app.post('/shutdown', async (request, reply) => {

@@ -1,6 +1,7 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { ListenerName } from '../config/listener-names.js';
 import { VERSION } from '../runtime/package-info.js';
+import { RequestMetrics } from './request-metrics.js';
 
 /**
  * Every metric keepd exposes, created once per daemon (prom-client throws when a name is
@@ -20,20 +21,8 @@ export class KeepdMetrics {
     registers: [this.registry],
   });
 
-  readonly requests = new Counter({
-    name: 'keepd_http_requests_total',
-    help: 'HTTP requests answered, by listener, route and status code.',
-    labelNames: ['listener', 'route', 'method', 'status'] as const,
-    registers: [this.registry],
-  });
-
-  readonly requestDuration = new Histogram({
-    name: 'keepd_http_request_duration_seconds',
-    help: 'Time from request received to response sent, by listener, route and status code.',
-    labelNames: ['listener', 'route', 'method', 'status'] as const,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    registers: [this.registry],
-  });
+  /** Request count and duration per listener, route, method and status (see request-metrics.ts). */
+  readonly requests = new RequestMetrics();
 
   readonly listenerUp = new Gauge({
     name: 'keepd_listener_up',
@@ -149,7 +138,7 @@ export class KeepdMetrics {
   /** The Prometheus text exposition of everything enabled. */
   async render(): Promise<string> {
     this.beforeScrape();
-    const own = await this.registry.metrics();
+    const own = `${await this.registry.metrics()}\n${this.requests.render()}`;
     return this.#processMetrics ? own + (await this.#processRegistry.metrics()) : own;
   }
 }

@@ -16,7 +16,7 @@ import type { ListenerContext, RouteEntry } from '../listeners/listener-context.
 import { ListenError, ListenerServer } from '../listeners/listener-server.js';
 import { KeepdMetrics } from '../metrics/keepd-metrics.js';
 import { ConfigWatcher, type WatchTargets } from './config-watcher.js';
-import type { DaemonSnapshot, ListenerStatus } from './daemon-snapshot.js';
+import { healthReport, type DaemonSnapshot, type ListenerStatus } from './daemon-snapshot.js';
 import { planListenerChange, type ListenerChange } from './listener-changes.js';
 import { VERSION } from './package-info.js';
 import { prepareConfig, type PreparedConfig } from './prepare.js';
@@ -79,6 +79,9 @@ export class Daemon implements ListenerContext {
   readonly metrics = new KeepdMetrics();
   readonly #throttles: Record<ListenerName, LoginThrottle>;
   #publicCredentials: PublicCredential[] = [];
+  /** Bumped on every change /health reports; with the second, the key of the cached answer. */
+  #stateVersion = 0;
+  #healthCache = { key: '', statusCode: 200, json: '' };
   #warnedPublic = new Set<string>();
   readonly startedAt = new Date();
   readonly #options: DaemonOptions;
@@ -146,11 +149,13 @@ export class Daemon implements ListenerContext {
     try {
       const listener = await ListenerServer.start({ prepared: spec, policy: prepared.policy, logger: this.#log, ctx: this, routes: LISTENER_ROUTES[name] });
       this.#listeners.set(name, listener);
+      this.#touch();
       this.metrics.markListener(name, true, listener.tls?.certificate.validToMs);
       this.#log.info({ listener: name, scheme: listener.scheme, address: listener.address, port: listener.port }, `${name} listener on ${listener.scheme}://${listener.address.includes(':') ? `[${listener.address}]` : listener.address}:${listener.port}`);
       if (!listener.tls) this.#log.warn({ listener: name }, `the ${name} listener serves plain http: passwords cross the network in clear text; configure TLSFile and TLSType`);
       return listener;
     } catch (error) {
+      this.#touch();
       this.metrics.markListener(name, false, undefined);
       throw error;
     }
@@ -164,6 +169,7 @@ export class Daemon implements ListenerContext {
     void findPublicCredentials(prepared.accounts).then((found) => {
       if (generation !== this.#active.generation) return; // a newer configuration is being scanned
       this.#publicCredentials = found;
+      this.#touch();
       for (const realm of REALMS) this.metrics.publicPasswordAccounts.set({ realm }, found.filter((c) => c.realm === realm).length);
       const keys = new Set<string>();
       for (const credential of found) {
@@ -201,6 +207,21 @@ export class Daemon implements ListenerContext {
 
   listener(name: ListenerName): ListenerServer | undefined {
     return this.#listeners.get(name);
+  }
+
+  /** Something /health reports changed: the cached answer is void. */
+  #touch(): void {
+    this.#stateVersion++;
+  }
+
+  health(): { statusCode: number; json: string } {
+    const now = Date.now();
+    const key = `${this.#stateVersion}:${Math.floor(now / 1000)}`;
+    if (this.#healthCache.key !== key) {
+      const report = healthReport(this.snapshot(), now);
+      this.#healthCache = { key, statusCode: report.statusCode, json: JSON.stringify(report.body) };
+    }
+    return this.#healthCache;
   }
 
   snapshot(): DaemonSnapshot {
@@ -268,6 +289,7 @@ export class Daemon implements ListenerContext {
 
   async #reload(origin: string, answer?: (outcome: ReloadOutcome) => Promise<void>): Promise<ReloadOutcome> {
     const outcome = await this.#reloadOnce(origin, answer);
+    this.#touch();
     this.metrics.reloads.inc({ outcome: outcome.status, trigger: reloadTrigger(origin) });
     return outcome;
   }
@@ -324,6 +346,7 @@ export class Daemon implements ListenerContext {
 
   async #applyChange(change: ListenerChange, next: PreparedConfig): Promise<string[]> {
     const { name } = change;
+    this.#touch();
     const old = this.#listeners.get(name);
     const drainMs = next.loaded.config.drainTimeoutSeconds * 1000;
     try {
@@ -383,6 +406,7 @@ export class Daemon implements ListenerContext {
     if (this.#stopping) return this.#stopping;
     const drainSeconds = this.#active.prepared.loaded.config.drainTimeoutSeconds;
     this.#log.info({ origin, drainSeconds }, `stopping (${origin}); draining in-flight requests for up to ${drainSeconds}s`);
+    this.#touch();
     this.#stopping = (async () => {
       await this.#watcher?.close();
       const results = await Promise.all(

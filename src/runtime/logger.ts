@@ -1,5 +1,4 @@
 import { pino, type Logger } from 'pino';
-import pretty from 'pino-pretty';
 import type { KeepConfig } from '../config/schema.js';
 
 /**
@@ -33,15 +32,24 @@ export interface LoggerOptions {
   destination?: NodeJS.WritableStream;
 }
 
-export function createLogger(options: LoggerOptions): Logger {
+export async function createLogger(options: LoggerOptions): Promise<Logger> {
   const base = {
     level: options.level,
     base: { pid: process.pid },
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
   };
   if (options.pretty) {
+    // Loaded only for a terminal: services log JSON and should not pay for it at start-up.
+    const { default: pretty } = await import('pino-pretty');
     return pino(base, pretty({ colorize: true, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', sync: true }));
   }
   // Synchronous writes keep log lines in order with what the CLI prints on stdout.
   return pino(base, options.destination ?? pino.destination({ dest: 1, sync: true }));
+}
+
+const RANK: Readonly<Record<string, number>> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
+
+/** Whether a logger at its current level writes lines of `level` (cheaper than building them). */
+export function logs(logger: { level: string }, level: 'trace' | 'debug'): boolean {
+  return (RANK[logger.level] ?? 30) <= (RANK[level] ?? 30);
 }

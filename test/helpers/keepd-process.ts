@@ -45,7 +45,8 @@ export async function startKeepd(
   configDir: string,
   options: { env?: Record<string, string>; expect?: number; args?: string[]; timeoutMs?: number } = {},
 ): Promise<KeepdProcess> {
-  const child = spawn(process.execPath, [CLI, 'start', '--config-dir', configDir, ...(options.args ?? [])], {
+  // The bundle as a program, as users run it (its shebang carries keepd's V8 flags).
+  const child = spawn(CLI, ['start', '--config-dir', configDir, ...(options.args ?? [])], {
     env: { PATH: process.env.PATH ?? '', ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });

@@ -3,5 +3,6 @@ import { fileURLToPath } from 'node:url';
 
 /** Tests run from dist/test; the repository root is two levels above this file's folder. */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-export const CLI = path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
+/** The bundle users run (see scripts/bundle.ts), so the tests cover what ships. */
+export const CLI = path.join(REPO_ROOT, 'dist', 'keepd.mjs');
 export const FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures');

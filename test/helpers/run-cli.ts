@@ -10,7 +10,7 @@ export interface CliRun {
 /** Runs the built `keepd` CLI as a real child process. `env` is added to a minimal environment. */
 export function runCli(args: string[], options: { input?: string | Buffer; env?: Record<string, string>; cwd?: string } = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = spawn(CLI, args, {
       cwd: options.cwd ?? process.cwd(),
       env: { PATH: process.env.PATH ?? '', ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -7,7 +7,7 @@ import { CLI } from './paths.js';
  */
 export function runInTerminal(args: string[], dialogue: { prompt: string; type: string }[]): Promise<{ code: number | null; screen: string }> {
   return new Promise((resolve, reject) => {
-    const command = [process.execPath, CLI, ...args].map((part) => `'${part.replaceAll("'", "'\\''")}'`).join(' ');
+    const command = [CLI, ...args].map((part) => `'${part.replaceAll("'", "'\\''")}'`).join(' ');
     const child = spawn('script', ['-qec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
     let screen = '';
     let step = 0;
