@@ -1,11 +1,2 @@
-import { createServer } from 'node:net';
-
-/** A port that was free a moment ago (bound to 0 and released), for configurations that need a fixed one. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (typeof address !== 'object' || address === null) throw new Error('no port');
-  return address.port;
-}
+/** The benchmark scripts' helper, shared: a loopback port that was free a moment ago. */
+export { freePortFor as freePort } from '../../scripts/lib/free-port.js';
