@@ -33,7 +33,7 @@ function watchedDirectories(targets: WatchTargets): string[] {
  */
 export class ConfigWatcher {
   readonly #watcher: FSWatcher;
-  readonly #debounceMs: number;
+  #debounceMs: number;
   readonly #onChange: (reason: string) => void;
   readonly #log: Logger;
   #targets: WatchTargets;
@@ -71,8 +71,9 @@ export class ConfigWatcher {
     }, this.#debounceMs);
   }
 
-  /** Follows the TLS files of the configuration now in use. */
-  retarget(targets: WatchTargets): void {
+  /** Follows the TLS files (and the debounce) of the configuration now in use. */
+  retarget(targets: WatchTargets, debounceMs: number): void {
+    this.#debounceMs = debounceMs;
     const next = watchedDirectories(targets);
     const added = next.filter((dir) => !this.#watched.includes(dir));
     const removed = this.#watched.filter((dir) => !next.includes(dir));

@@ -277,7 +277,7 @@ export class Daemon implements ListenerContext {
       await this.#watcher?.close();
       this.#watcher = undefined;
     } else if (this.#watcher) {
-      this.#watcher.retarget(targets);
+      this.#watcher.retarget(targets, config.watch?.debounceMs ?? DEFAULT_WATCH_DEBOUNCE_MS);
     } else {
       this.#watcher = await ConfigWatcher.start(targets, {
         debounceMs: config.watch?.debounceMs ?? DEFAULT_WATCH_DEBOUNCE_MS,
