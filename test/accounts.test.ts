@@ -139,3 +139,31 @@ describe('functional accounts', () => {
     assert.equal(limiter.running + limiter.queued, 0);
   });
 });
+
+describe('verification limiter', () => {
+  it('honours a lowered concurrency even while verifications wait', async () => {
+    const limiter = new VerificationLimiter({ concurrency: 3, queueLimit: 10 });
+    let running = 0;
+    const seen: number[] = [];
+    const releases: (() => void)[] = [];
+    const tick = () => new Promise((resolve) => setImmediate(resolve));
+    const all = Array.from({ length: 8 }, () =>
+      limiter.run(async () => {
+        running++;
+        seen.push(running);
+        await new Promise<void>((resolve) => releases.push(resolve));
+        running--;
+      }),
+    );
+    await tick();
+    assert.deepEqual(seen, [1, 2, 3]);
+    limiter.configure({ concurrency: 1, queueLimit: 10 });
+    while (seen.length < 8 || releases.length > 0) {
+      releases.shift()?.();
+      await tick();
+    }
+    await Promise.all(all);
+    assert.deepEqual(seen.slice(3), [1, 1, 1, 1, 1], 'after the first three, one at a time');
+    assert.equal(limiter.running, 0);
+  });
+});

@@ -202,3 +202,13 @@ describe('environment overrides', () => {
     assert.match((await problemsFor({}, { HEALTHCHECK_USER: 'probe', HEALTHCHECK_PASSWORD: '' }))[0] ?? '', /HEALTHCHECK_PASSWORD is empty/);
   });
 });
+
+describe('problems never echo a secret in the wrong place', () => {
+  it('a plain password pasted as an account, or as a realm, is described by its shape only', async () => {
+    const result = await assembleConfig(await tempDir({ 'u.json': { identity: { managementAPI: { admin: 'MyPlainPassw0rd!' }, metricsAPI: 'An0therPassword' } } }), {});
+    if (result.ok) assert.fail('the load should fail');
+    const text = result.problems.map(formatProblem).join('\n');
+    assert.match(text, /identity\.managementAPI\.admin: expected an account object .*found a string of 16 character\(s\) \(not shown: secret\)/);
+    assert.ok(!text.includes('MyPlainPassw0rd!') && !text.includes('An0therPassword'), text);
+  });
+});

@@ -52,6 +52,37 @@ describe('password guessing is throttled per client address and listener', () =>
     }
   });
 
+  it('counts guesses still being verified: a burst of parallel guesses gets at most maxFailures verified', async () => {
+    const keepd = await startKeepd(await daemonDir({ loginRateLimit: { maxFailures: 3, windowSeconds: 60, exemptLoopback: false } }));
+    const health = `https://127.0.0.1:${keepd.ports.health ?? 0}/health`;
+    try {
+      const before = await metric(keepd.ports.metrics, /^keep_unauthenticated_request_count_total\{listener="health",reason="wrong_password"\} (\d+)/m);
+      const statuses = (await Promise.all(Array.from({ length: 20 }, (_, i) => request(health, { localAddress: '127.0.0.6', auth: ['probe', `parallel-${i}`] })))).map((r) => r.status);
+      assert.ok(statuses.filter((s) => s === 401).length <= 3, statuses.join());
+      assert.equal(statuses.filter((s) => s === 429).length + statuses.filter((s) => s === 401).length, 20);
+      const after = await metric(keepd.ports.metrics, /^keep_unauthenticated_request_count_total\{listener="health",reason="wrong_password"\} (\d+)/m);
+      assert.ok(after - before <= 3, `${after - before} passwords verified`);
+    } finally {
+      await keepd.stop();
+    }
+  });
+
+  it('does not let a client’s own valid account reset its failures on another', async () => {
+    const keepd = await startKeepd(await daemonDir({ loginRateLimit: { maxFailures: 3, windowSeconds: 60, exemptLoopback: false } }));
+    const url = (route: string, listener: 'health') => `https://127.0.0.1:${keepd.ports[listener] ?? 0}${route}`;
+    const client = { localAddress: '127.0.0.7' };
+    try {
+      // Two guesses at another account, then a login with the client's own valid account...
+      for (let i = 0; i < 2; i++) assert.equal((await request(url('/health', 'health'), { ...client, auth: ['retired', `guess-${i}`] })).status, 401);
+      assert.equal((await request(url('/health', 'health'), { ...client, auth: [...USERS.health] })).status, 200);
+      // ...does not clear them: the third guess reaches the limit.
+      assert.equal((await request(url('/health', 'health'), { ...client, auth: ['retired', 'guess-2'] })).status, 401);
+      assert.equal((await request(url('/health', 'health'), { ...client, auth: [...USERS.health] })).status, 429, 'blocked now');
+    } finally {
+      await keepd.stop();
+    }
+  });
+
   it('forgets a client’s failures when it logs in', async () => {
     const keepd = await startKeepd(await daemonDir({ loginRateLimit: { maxFailures: 3, windowSeconds: 60, exemptLoopback: false } }));
     const health = `https://127.0.0.1:${keepd.ports.health ?? 0}/health`;
@@ -120,19 +151,20 @@ describe('public example credentials', () => {
     const dir = await publicDir({ watch: { enabled: false } });
     const keepd = await startKeepd(dir);
     try {
-      const health = async () => (await request(`https://127.0.0.1:${keepd.ports.health ?? 0}/health`, { auth: [...USERS.health] })).json() as { status: string; components: { accounts: { status: string; publicCredentials: object[] } } };
+      const health = async () => (await request(`https://127.0.0.1:${keepd.ports.health ?? 0}/health`, { auth: [...USERS.health] })).json() as { status: string; components: { accounts: { status: string; withPublicPassword: number } } };
       const body = await eventually(async () => {
         const seen = await health();
-        assert.equal(seen.components.accounts.publicCredentials.length, 2);
+        assert.equal(seen.components.accounts.withPublicPassword, 2);
         return seen;
       });
       assert.equal(body.status, 'degraded');
-      assert.deepEqual(body.components.accounts.publicCredentials, [
+      assert.equal(body.components.accounts.status, 'degraded');
+      assert.ok(!JSON.stringify(body).includes('Doctor Notes'), 'the health realm learns counts, not names');
+      const info = (await request(`https://127.0.0.1:${keepd.ports.management ?? 0}/info`, { auth: ['Doctor Notes', 'password'] })).json() as { publicCredentials: object[] };
+      assert.deepEqual(info.publicCredentials, [
         { listener: 'management', realm: 'managementAPI', account: 'Doctor Notes' },
         { listener: 'metrics', realm: 'metricsAPI', account: 'metrics' },
       ]);
-      const info = (await request(`https://127.0.0.1:${keepd.ports.management ?? 0}/info`, { auth: ['Doctor Notes', 'password'] })).json() as { publicCredentials: object[] };
-      assert.equal(info.publicCredentials.length, 2);
       const text = (await request(`https://127.0.0.1:${keepd.ports.metrics ?? 0}/metrics`, { auth: ['metrics', 'metrics'] })).body;
       assert.match(text, /^keepd_accounts_with_public_password\{realm="managementAPI"\} 1$/m);
       assert.match(text, /^keepd_accounts_with_public_password\{realm="healthcheckAPI"\} 0$/m);

@@ -119,6 +119,9 @@ describe('switches and failures reported by /health and /metrics', () => {
       await writeFile(path.join(dir, 'z-data.json'), JSON.stringify({ PORT: taken, listeners: { data: { enabled: true } } }));
       const restart = await request(`https://127.0.0.1:${keepd.ports.management ?? 0}/restart`, { method: 'POST', auth: [...USERS.management] });
       assert.equal(restart.status, 200);
+      const outcome = restart.json() as { status: string; errors: string[] };
+      assert.equal(outcome.status, 'applied');
+      assert.match(outcome.errors.join('\n'), /the data listener cannot listen on 127\.0\.0\.1:\d+: the port is already in use/, 'the caller hears what failed');
       const response = await request(`https://127.0.0.1:${keepd.ports.health ?? 0}/health`, { auth: [...USERS.health] });
       assert.equal(response.status, 503);
       const body = response.json() as { status: string; components: { listeners: Record<string, { status: string }> } };

@@ -182,6 +182,25 @@ describe('live configuration: certificates and sockets', () => {
     }
   });
 
+  it('an address change on the same fixed port rebinds that listener (the old socket lets go first)', async () => {
+    const port = await freePort();
+    const { keepd, dir } = await startWith({ 'zz-mgmt.json': { MANAGMENTPORT: port, listeners: { management: { HOST: '0.0.0.0' } } } });
+    try {
+      const info = async () => (await request(`https://127.0.0.1:${port}/info`, { auth: [...USERS.management] })).json() as { generation: number; listeners: { management: { address: string; port: number } }; warnings: string[] };
+      assert.equal((await info()).listeners.management.address, '0.0.0.0');
+      await writeFile(path.join(dir, 'zz-mgmt.json'), JSON.stringify({ MANAGMENTPORT: port, listeners: { management: { HOST: '127.0.0.1' } } }));
+      const after = await eventually(async () => {
+        const seen = await info();
+        assert.equal(seen.generation, 2);
+        return seen;
+      });
+      assert.deepEqual(after.listeners.management, { ...after.listeners.management, address: '127.0.0.1', port });
+      assert.ok(!after.warnings.some((w) => w.startsWith('the management listener accepts connections')));
+    } finally {
+      await keepd.stop();
+    }
+  });
+
   it('a port change rebinds only that listener', async () => {
     const { keepd, dir } = await startWith();
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });

@@ -1,53 +1,84 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { clientKey, isLoopback, LoginThrottle } from '../src/accounts/login-throttle.js';
+import { clientKey, LoginThrottle } from '../src/accounts/login-throttle.js';
+import { isLoopbackAddress } from '../src/config/addresses.js';
 
 const settings = { enabled: true, maxFailures: 3, windowSeconds: 60, exemptLoopback: false };
+
+/** One verified attempt that failed. */
+function fail(throttle: LoginThrottle, address: string, user = 'probe'): number {
+  const wait = throttle.begin(address);
+  if (wait === 0) throttle.finish(address, user, 'failure');
+  return wait;
+}
 
 describe('login throttle', () => {
   it('blocks a client for one window after maxFailures failures, and only that client', () => {
     let now = 1_000_000;
     const throttle = new LoginThrottle(settings, () => now);
-    throttle.recordFailure('10.0.0.1');
-    throttle.recordFailure('10.0.0.1');
+    fail(throttle, '10.0.0.1');
+    fail(throttle, '10.0.0.1');
     assert.equal(throttle.retryAfterSeconds('10.0.0.1'), 0);
-    throttle.recordFailure('10.0.0.1');
+    fail(throttle, '10.0.0.1');
     assert.equal(throttle.retryAfterSeconds('10.0.0.1'), 60);
+    assert.equal(throttle.begin('10.0.0.1'), 60, 'nothing more is verified');
     assert.equal(throttle.retryAfterSeconds('10.0.0.2'), 0);
     assert.equal(throttle.blockedClients(), 1);
     now += 59_500;
     assert.equal(throttle.retryAfterSeconds('10.0.0.1'), 1);
     now += 600;
     assert.equal(throttle.retryAfterSeconds('10.0.0.1'), 0);
+    assert.equal(throttle.begin('10.0.0.1'), 0);
   });
 
-  it('forgets failures older than the window, and all of them after a success', () => {
+  it('counts attempts still being verified: parallel guesses cannot overtake the limit', () => {
+    const throttle = new LoginThrottle(settings);
+    assert.equal(throttle.begin('10.0.0.9'), 0);
+    assert.equal(throttle.begin('10.0.0.9'), 0);
+    assert.equal(throttle.begin('10.0.0.9'), 0);
+    assert.equal(throttle.begin('10.0.0.9'), 1, 'a fourth waits while three are running');
+    throttle.finish('10.0.0.9', 'probe', 'none'); // one never ran (overload): not a failure
+    assert.equal(throttle.begin('10.0.0.9'), 0);
+  });
+
+  it('forgets failures older than the window, and a client’s failures after it logs in to that account', () => {
     let now = 0;
     const throttle = new LoginThrottle(settings, () => now);
-    throttle.recordFailure('10.0.0.1');
-    throttle.recordFailure('10.0.0.1');
+    fail(throttle, '10.0.0.1');
+    fail(throttle, '10.0.0.1');
     now += 61_000;
-    throttle.recordFailure('10.0.0.1');
+    fail(throttle, '10.0.0.1');
     assert.equal(throttle.retryAfterSeconds('10.0.0.1'), 0, 'a new window started');
-    throttle.recordFailure('10.0.0.1');
-    throttle.recordSuccess('10.0.0.1');
-    throttle.recordFailure('10.0.0.1');
-    throttle.recordFailure('10.0.0.1');
+    fail(throttle, '10.0.0.1');
+    throttle.succeeded('10.0.0.1', 'probe');
+    fail(throttle, '10.0.0.1');
+    fail(throttle, '10.0.0.1');
     assert.equal(throttle.retryAfterSeconds('10.0.0.1'), 0, 'the success reset the count');
+  });
+
+  it('does not let one valid account reset the failures on others', () => {
+    const throttle = new LoginThrottle(settings);
+    fail(throttle, '10.0.0.7', 'admin');
+    fail(throttle, '10.0.0.7', 'admin');
+    throttle.succeeded('10.0.0.7', 'my-own-account');
+    fail(throttle, '10.0.0.7', 'admin');
+    assert.ok(throttle.retryAfterSeconds('10.0.0.7') > 0);
   });
 
   it('exempts loopback only when configured', () => {
     const strict = new LoginThrottle(settings);
     const lenient = new LoginThrottle({ ...settings, exemptLoopback: true });
     for (let i = 0; i < 3; i++) {
-      strict.recordFailure('127.0.0.1');
-      lenient.recordFailure('::1');
-      lenient.recordFailure('127.0.0.5');
+      fail(strict, '127.0.0.1');
+      fail(lenient, '::1');
+      fail(lenient, '127.0.0.5');
     }
     assert.ok(strict.retryAfterSeconds('127.0.0.1') > 0);
     assert.equal(lenient.retryAfterSeconds('::1'), 0);
     assert.equal(lenient.retryAfterSeconds('127.0.0.5'), 0);
-    assert.equal(new LoginThrottle({ ...settings, enabled: false }).retryAfterSeconds('10.0.0.1'), 0);
+    const off = new LoginThrottle({ ...settings, enabled: false });
+    for (let i = 0; i < 5; i++) fail(off, '10.0.0.1');
+    assert.equal(off.retryAfterSeconds('10.0.0.1'), 0);
   });
 
   it('counts IPv4-mapped addresses as IPv4 and IPv6 clients by /64', () => {
@@ -55,10 +86,10 @@ describe('login throttle', () => {
     assert.equal(clientKey('2001:db8:1:2:aaaa::1'), '2001:db8:1:2::/64');
     assert.equal(clientKey('2001:0db8:0001:0002:bbbb:cccc:dddd:eeee'), '2001:db8:1:2::/64');
     assert.equal(clientKey('2001:db8::1'), '2001:db8:0:0::/64');
-    assert.ok(isLoopback('::ffff:127.0.0.1'));
-    assert.ok(!isLoopback('10.0.0.1'));
+    assert.ok(isLoopbackAddress('::ffff:127.0.0.1'));
+    assert.ok(!isLoopbackAddress('10.0.0.1'));
     const throttle = new LoginThrottle(settings);
-    for (const host of ['2001:db8:1:2::a', '2001:db8:1:2::b', '2001:db8:1:2::c']) throttle.recordFailure(host);
+    for (const host of ['2001:db8:1:2::a', '2001:db8:1:2::b', '2001:db8:1:2::c']) fail(throttle, host);
     assert.ok(throttle.retryAfterSeconds('2001:db8:1:2::d') > 0, 'rotating inside the /64 does not help');
   });
 });

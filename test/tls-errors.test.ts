@@ -22,7 +22,7 @@ function assertClearFailure(run: { code: number; stderr: string }, ...patterns: 
 describe('TLS failures stop keepd with one clear message naming the file', () => {
   it('missing file', async () => {
     const missing = tlsFixture('nope.pfx');
-    assertClearFailure(await startWith({ TLSType: 'pfx', TLSFile: missing, TLSPassword: 'x' }), new RegExp(`cannot read TLSFile ${missing}: the file does not exist`));
+    assertClearFailure(await startWith({ TLSType: 'pfx', TLSFile: missing, TLSPassword: 'x' }), new RegExp(`cannot read TLSFile ${missing}: it does not exist; check the path`));
   });
 
   it('a directory instead of a file', async () => {

@@ -1,4 +1,5 @@
 import { isIPv6 } from 'node:net';
+import { isLoopbackAddress } from '../config/addresses.js';
 
 export interface ThrottleSettings {
   enabled: boolean;
@@ -9,9 +10,15 @@ export interface ThrottleSettings {
 
 interface ClientRecord {
   failures: number;
+  /** Verifications of this client still running: they count against the limit too. */
+  pending: number;
   windowStart: number;
   blockedUntil: number;
+  /** Accounts this client failed to log in to (a few): a success clears only its own account. */
+  failedUsers: Set<string>;
 }
+
+const MAX_FAILED_USERS = 32;
 
 /** The most clients tracked per listener; beyond it the oldest records go (bounded memory under a spray). */
 const MAX_CLIENTS = 50_000;
@@ -32,15 +39,12 @@ export function clientKey(address: string): string {
   return `${groups.slice(0, 4).map((g) => g.toLowerCase().replace(/^0+(?=.)/, '')).join(':')}::/64`;
 }
 
-export function isLoopback(address: string): boolean {
-  const key = clientKey(address);
-  return key.startsWith('127.') || address === '::1';
-}
-
 /**
  * Failed logins per client address, for one listener: after `maxFailures` failures within
  * `windowSeconds`, the client is refused (429) for one window without any password being
- * verified. A successful login clears the client's record.
+ * verified. Verifications still running count too, so parallel guesses cannot overtake the
+ * count. A successful login clears the client's record, unless it also failed for other
+ * accounts: one valid account must not let a client keep guessing the others.
  */
 export class LoginThrottle {
   #settings: ThrottleSettings;
@@ -57,10 +61,23 @@ export class LoginThrottle {
   }
 
   #applies(address: string): boolean {
-    return this.#settings.enabled && !(this.#settings.exemptLoopback && isLoopback(address));
+    return this.#settings.enabled && !(this.#settings.exemptLoopback && isLoopbackAddress(address));
   }
 
-  /** Seconds until the client may try again, or 0 when it may try now. */
+  #windowMs(): number {
+    return this.#settings.windowSeconds * 1000;
+  }
+
+  /** The client's record, started afresh when its window is over. */
+  #record(key: string, now: number): ClientRecord {
+    const record = this.#clients.get(key);
+    if (record && (now - record.windowStart < this.#windowMs() || record.blockedUntil > now || record.pending > 0)) return record;
+    const fresh: ClientRecord = { failures: 0, pending: record?.pending ?? 0, windowStart: now, blockedUntil: 0, failedUsers: new Set() };
+    this.#clients.set(key, fresh);
+    return fresh;
+  }
+
+  /** Seconds until a refused client may try again, or 0 when it may try now. */
   retryAfterSeconds(address: string): number {
     if (this.#clients.size === 0 || !this.#applies(address)) return 0; // the common case: nobody failed
     const record = this.#clients.get(clientKey(address));
@@ -69,22 +86,48 @@ export class LoginThrottle {
     return left > 0 ? Math.ceil(left / 1000) : 0;
   }
 
-  recordFailure(address: string): void {
+  /**
+   * Before a password is verified: 0 and the attempt is counted as running, or the seconds to
+   * wait (blocked, or as many attempts running and failed as the limit allows).
+   */
+  begin(address: string): number {
+    if (!this.#applies(address)) return 0;
+    const now = this.#now();
+    const record = this.#record(clientKey(address), now);
+    if (record.blockedUntil > now) return Math.ceil((record.blockedUntil - now) / 1000);
+    if (record.failures + record.pending >= this.#settings.maxFailures) return 1;
+    record.pending++;
+    return 0;
+  }
+
+  /** After a verification begun with begin(): its result (`none`: it never ran, e.g. overload). */
+  finish(address: string, user: string, result: 'success' | 'failure' | 'none'): void {
     if (!this.#applies(address)) return;
     const key = clientKey(address);
     const now = this.#now();
-    const windowMs = this.#settings.windowSeconds * 1000;
-    const record = this.#clients.get(key);
-    const current = record && now - record.windowStart < windowMs ? record : { failures: 0, windowStart: now, blockedUntil: 0 };
-    current.failures++;
-    if (current.failures >= this.#settings.maxFailures) current.blockedUntil = now + windowMs;
-    this.#clients.delete(key); // re-insert: the Map's order is the eviction order
-    this.#clients.set(key, current);
-    this.#evict(now, windowMs);
+    const record = this.#record(key, now);
+    record.pending = Math.max(0, record.pending - 1);
+    if (result === 'failure') {
+      record.failures++;
+      if (record.failedUsers.size < MAX_FAILED_USERS) record.failedUsers.add(user);
+      if (record.failures >= this.#settings.maxFailures) record.blockedUntil = now + this.#windowMs();
+      this.#clients.delete(key); // re-insert: the Map's order is the eviction order
+      this.#clients.set(key, record);
+      this.#evict(now);
+    } else if (result === 'success') {
+      this.succeeded(address, user);
+    }
   }
 
-  recordSuccess(address: string): void {
-    this.#clients.delete(clientKey(address));
+  /** A login that succeeded (from the cache or after verification). */
+  succeeded(address: string, user: string): void {
+    if (this.#clients.size === 0) return;
+    const key = clientKey(address);
+    const record = this.#clients.get(key);
+    if (!record || record.blockedUntil > this.#now()) return;
+    record.failedUsers.delete(user);
+    if (record.failedUsers.size === 0 && record.pending === 0) this.#clients.delete(key);
+    else if (record.failedUsers.size === 0) record.failures = 0;
   }
 
   /** Clients refused right now. */
@@ -96,9 +139,9 @@ export class LoginThrottle {
   }
 
   /** Oldest first (Map order): drop records whose window and block are over, and any excess. */
-  #evict(now: number, windowMs: number): void {
+  #evict(now: number): void {
     for (const [key, record] of this.#clients) {
-      const stale = now - record.windowStart >= windowMs && record.blockedUntil <= now;
+      const stale = now - record.windowStart >= this.#windowMs() && record.blockedUntil <= now && record.pending === 0;
       if (!stale && this.#clients.size <= MAX_CLIENTS) break;
       this.#clients.delete(key);
     }

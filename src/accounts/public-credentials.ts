@@ -25,9 +25,12 @@ export interface PublicCredential {
 const verdicts = new Map<string, Promise<boolean>>();
 const MAX_VERDICTS = 10_000;
 
+/** One PBKDF2 at a time: a background check must not crowd out the logins (see VerificationLimiter). */
 async function opensWithPublicPassword(secret: SaltedSecret): Promise<boolean> {
-  const results = await Promise.all(PUBLIC_PASSWORDS.map((password) => verifyPassword(secret, password)));
-  return results.includes(true);
+  for (const password of PUBLIC_PASSWORDS) {
+    if (await verifyPassword(secret, password)) return true;
+  }
+  return false;
 }
 
 function verdictFor(stored: string, secret: SaltedSecret): Promise<boolean> {
@@ -43,8 +46,8 @@ function verdictFor(stored: string, secret: SaltedSecret): Promise<boolean> {
 }
 
 /**
- * Accounts (active or not) whose secret a public password opens. Costs one PBKDF2 per public
- * password for each secret not seen before; runs off the event loop.
+ * Accounts (active or not) whose secret a public password opens. Costs up to one PBKDF2 per
+ * public password for each secret not seen before, one at a time, off the event loop.
  */
 export async function findPublicCredentials(accounts: AccountIndex): Promise<PublicCredential[]> {
   const found: PublicCredential[] = [];

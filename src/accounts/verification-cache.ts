@@ -48,8 +48,4 @@ export class VerificationCache {
       this.#entries.delete(oldest.value);
     }
   }
-
-  clear(): void {
-    this.#entries.clear();
-  }
 }

@@ -55,8 +55,9 @@ export class VerificationLimiter {
   }
 
   #release(): void {
-    const next = this.#waiting.shift();
-    if (next) next(); // the slot passes straight to the next waiter
+    // The slot passes straight to the next waiter, unless the concurrency was lowered meanwhile.
+    const next = this.#running <= this.#settings.concurrency ? this.#waiting.shift() : undefined;
+    if (next) next();
     else this.#running--;
   }
 

@@ -4,7 +4,9 @@ import { request as httpsRequest } from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { assembleConfig } from '../config/assemble.js';
 import type { Environment } from '../config/env-layer.js';
+import { isLoopbackAddress, isWildcardAddress } from '../config/addresses.js';
 import { resolveListenerSettings } from '../config/listener-settings.js';
+import { errorCode } from '../runtime/errors.js';
 
 export interface ManagementTarget {
   url: URL;
@@ -15,7 +17,6 @@ export interface ManagementTarget {
 
 export class ManagementClientError extends Error {}
 
-const WILDCARD_OR_LOOPBACK = new Set([undefined, '::', '0.0.0.0', '127.0.0.1', '::1', 'localhost']);
 
 /**
  * Where the management listener of a configuration answers, as seen from this machine: the
@@ -28,7 +29,7 @@ export async function managementTargetFromConfig(configDir: string, env: Environ
   const settings = resolveListenerSettings(assembled.loaded.config, assembled.loaded.configDir).management;
   if (!settings.enabled) throw new ManagementClientError('the management listener is disabled in this configuration');
   if (settings.port === 0) throw new ManagementClientError('the management port is 0 (chosen at start) in this configuration; give --url with the port keepd logged');
-  const host = WILDCARD_OR_LOOPBACK.has(settings.host) ? 'localhost' : settings.host ?? 'localhost';
+  const host = settings.host === undefined || isWildcardAddress(settings.host) || isLoopbackAddress(settings.host) ? 'localhost' : settings.host;
   const scheme = settings.tls ? 'https' : 'http';
   const url = new URL(`${scheme}://${host.includes(':') ? `[${host}]` : host}:${settings.port}`);
   const ca = settings.tls?.pemCert ? [...rootCertificates, await readFile(settings.tls.pemCert, 'utf8')] : undefined;
@@ -41,7 +42,7 @@ export interface ManagementAnswer {
 }
 
 function describeConnectionError(error: unknown, url: URL): string {
-  const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
+  const code = errorCode(error);
   const message = error instanceof Error ? error.message : String(error);
   if (code === 'ECONNREFUSED') return `nothing answers at ${url.origin} (is keepd running? is the port right? give --url)`;
   if (code.startsWith('ERR_TLS') || code.includes('CERT') || code === 'DEPTH_ZERO_SELF_SIGNED_CERT' || code === 'SELF_SIGNED_CERT_IN_CHAIN') {

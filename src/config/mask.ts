@@ -13,8 +13,17 @@ export function isSecretKeyName(key: string): boolean {
   return SECRET_KEY_NAME.test(key);
 }
 
-/** True when a key path leads to, or lies inside, something secret. */
+/** Keys under `identity` whose values are not secret. */
+const PLAIN_ACCOUNT_KEYS = new Set(['active', 'CN']);
+
+/**
+ * True when a key path leads to, or lies inside, something secret. Under `identity` everything
+ * but `active` and `CN` counts: a password pasted where an account or its secret belongs must not
+ * be echoed back in an error message.
+ */
 export function isSecretPath(path: readonly (string | number)[]): boolean {
+  const last = path[path.length - 1];
+  if (path[0] === 'identity' && !(typeof last === 'string' && PLAIN_ACCOUNT_KEYS.has(last))) return true;
   return path.some((step) => typeof step === 'string' && isSecretKeyName(step));
 }
 

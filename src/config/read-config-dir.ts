@@ -2,6 +2,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Layer } from './merge.js';
 import { parseConfigText } from './parse-config-text.js';
+import { describeFsError, errorCode } from '../runtime/errors.js';
 import type { ConfigProblem } from './problems.js';
 
 /**
@@ -16,18 +17,6 @@ export function isConfigFileName(name: string): boolean {
 /** Byte order of UTF-16 code units, like Java's String.compareTo: "Z.json" sorts before "a.json". */
 export function compareFileNames(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function errorCode(error: unknown): string {
-  return typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
-}
-
-function describeFsError(error: unknown): string {
-  const code = errorCode(error);
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied; make it readable by the user keepd runs as';
-  if (code === 'ENOENT') return 'it does not exist';
-  if (code === 'ENOTDIR') return 'it is not a directory';
-  return error instanceof Error ? error.message : String(error);
 }
 
 export interface DirectoryLayers {

@@ -16,6 +16,14 @@ declare module 'fastify' {
 /** Why a request got 401, for `keep_unauthenticated_request_count_total{reason}`. */
 export type UnauthenticatedReason = AuthFailure | 'missing_credentials' | 'malformed_credentials';
 
+/** A client refused for too many failed logins; its credentials are not looked at. */
+export class Throttled extends Error {
+  readonly statusCode = 429;
+  constructor(readonly retryAfterSeconds: number) {
+    super(`too many failed logins from this address; retry in ${retryAfterSeconds} s`);
+  }
+}
+
 export class AuthenticationFailed extends Error {
   readonly statusCode = 401;
   constructor(readonly reason: AuthFailure) {
@@ -54,10 +62,6 @@ export async function guardWithBasicAuth(
   admission?: Admission,
 ): Promise<void> {
   app.decorateRequest('account', null);
-  const admit = (request: FastifyRequest, account: Account): void => {
-    ctx.throttle(listener).recordSuccess(request.ip);
-    request.account = account;
-  };
   await app.register(fastifyBasicAuth, {
     authenticate: { realm },
     utf8: true,
@@ -67,23 +71,35 @@ export async function guardWithBasicAuth(
         done(refused);
         return;
       }
+      const throttle = ctx.throttle(listener);
       const accounts = ctx.accounts();
       const known = ctx.authenticator.cached(accounts, realm, user, password);
       if (known) {
-        admit(request, known);
+        throttle.succeeded(request.ip, user);
+        request.account = known;
         done();
+        return;
+      }
+      // A password to verify: counted by the throttle while it runs, so parallel guesses wait.
+      const wait = throttle.begin(request.ip);
+      if (wait > 0) {
+        done(new Throttled(wait));
         return;
       }
       ctx.authenticator.authenticate(accounts, realm, user, password).then(
         (outcome) => {
+          throttle.finish(request.ip, user, outcome.ok ? 'success' : 'failure');
           if (!outcome.ok) {
             done(new AuthenticationFailed(outcome.reason));
             return;
           }
-          admit(request, outcome.account);
+          request.account = outcome.account;
           done();
         },
-        (error: unknown) => done(error instanceof Error ? error : new Error(String(error))),
+        (error: unknown) => {
+          throttle.finish(request.ip, user, 'none');
+          done(error instanceof Error ? error : new Error(String(error)));
+        },
       );
     },
   });

@@ -4,6 +4,7 @@ import { fastify, LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { PORT_KEY, type ListenerName } from '../config/listener-names.js';
 import type { ListenerLimits, ListenerSettings } from '../config/listener-settings.js';
+import { errorCode } from '../runtime/errors.js';
 import { logs } from '../runtime/logger.js';
 import type { PreparedListener } from '../runtime/prepare.js';
 import type { TlsMaterial } from '../tls/load-tls-material.js';
@@ -38,10 +39,6 @@ export function bindAddresses(host: string | undefined): string[] {
   if (host === undefined) return ['::', '0.0.0.0'];
   if (host === 'localhost') return ['127.0.0.1'];
   return [host];
-}
-
-function errorCode(error: unknown): string {
-  return typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
 }
 
 function explainListenError(error: unknown, settings: ListenerSettings, address: string): string {
@@ -204,6 +201,16 @@ export class ListenerServer {
     // resuming their sessions across a certificate renewal instead of all paying a full handshake.
     this.#server.setSecureContext({ ...secureServerOptions(material, policy), ticketKeys: this.#server.getTicketKeys() });
     this.#tls = material;
+  }
+
+  /**
+   * Stops accepting at once and resolves when the port is free (for a rebind on the same port);
+   * `drained` resolves as close() does.
+   */
+  async release(drainMs: number): Promise<{ drained: Promise<{ forced: boolean }> }> {
+    const drained = this.close(drainMs);
+    for (let waited = 0; this.#server.listening && waited < 2000; waited += 5) await new Promise((resolve) => setTimeout(resolve, 5));
+    return { drained };
   }
 
   /**

@@ -65,7 +65,8 @@ export const managementRoutes: RouteRegistrar = (app, ctx) => {
 
   app.post('/encode', async (request, reply) => {
     const body = bodyOf(encodeBody, request.body, reply);
-    return body ? { secret: await createSecret(body.shutdownkey) } : reply;
+    // Through the verification limiter like logins: PBKDF2 here must not crowd them out either.
+    return body ? { secret: await ctx.authenticator.limiter.run(() => createSecret(body.shutdownkey)) } : reply;
   });
 
   app.post('/decode', async (request, reply) => {
@@ -75,7 +76,7 @@ export const managementRoutes: RouteRegistrar = (app, ctx) => {
     if (!secret) {
       return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: 'shutdownkey is not a salted secret (64 hex digits, a colon, 128 hex digits)' });
     }
-    return { match: await verifyPassword(secret, body.guess) };
+    return { match: await ctx.authenticator.limiter.run(() => verifyPassword(secret, body.guess)) };
   });
 
   app.post('/shutdown', async (request, reply) => {
@@ -83,7 +84,7 @@ export const managementRoutes: RouteRegistrar = (app, ctx) => {
     if (stored !== undefined) {
       const offered = offeredShutdownKey(request.body);
       const secret = parseSecret(stored);
-      if (offered === undefined || !secret || !(await verifyPassword(secret, offered))) {
+      if (offered === undefined || !secret || !(await ctx.authenticator.limiter.run(() => verifyPassword(secret, offered)))) {
         return reply.code(403).send({ statusCode: 403, error: 'Forbidden', message: 'shutdownkey missing or wrong' });
       }
     }

@@ -4,7 +4,7 @@ import { VerificationOverloaded } from '../accounts/verification-limiter.js';
 import type { ListenerName } from '../config/listener-names.js';
 import type { Realm } from '../config/schema.js';
 import { logs } from '../runtime/logger.js';
-import { unauthenticatedReason, unauthorizedBody } from './basic-auth-guard.js';
+import { Throttled, unauthenticatedReason, unauthorizedBody } from './basic-auth-guard.js';
 import type { ListenerContext } from './listener-context.js';
 
 /** How long a browser may remember to use TLS for this host (one year, no subdomains). */
@@ -17,14 +17,6 @@ export interface PipelineOptions {
   listener: ListenerName;
   realm: Realm;
   tls: boolean;
-}
-
-/** A client refused for too many failed logins; its credentials are not looked at. */
-export class Throttled extends Error {
-  readonly statusCode = 429;
-  constructor(readonly retryAfterSeconds: number) {
-    super(`too many failed logins from this address; retry in ${retryAfterSeconds} s`);
-  }
 }
 
 function errorBody(statusCode: number, message: string): { statusCode: number; error: string; message: string } {
@@ -76,7 +68,6 @@ export function installRequestPipeline(app: FastifyInstance, ctx: ListenerContex
     const reason = unauthenticatedReason(error, request);
     if (reason !== undefined) {
       ctx.metrics.unauthenticated.inc({ listener, reason });
-      if (reason === 'unknown_user' || reason === 'wrong_password' || reason === 'inactive') ctx.throttle(listener).recordFailure(request.ip);
       return reply.code(401).header('cache-control', 'no-store').send(unauthorizedBody(realm));
     }
     if (error instanceof Throttled) {

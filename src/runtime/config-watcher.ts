@@ -22,6 +22,11 @@ export function isRelevantChange(changed: string, targets: WatchTargets): boolea
   return path.basename(resolved).startsWith('..') && targets.files.some((file) => path.dirname(file) === parent);
 }
 
+/** Both sets of targets (a refused configuration adds to what is watched, never removes). */
+export function mergeTargets(a: WatchTargets, b: WatchTargets): WatchTargets {
+  return { directories: [...new Set([...a.directories, ...b.directories])], files: [...new Set([...a.files, ...b.files])] };
+}
+
 function watchedDirectories(targets: WatchTargets): string[] {
   return [...new Set([...targets.directories, ...targets.files.map((file) => path.dirname(file))])].sort();
 }
@@ -69,6 +74,14 @@ export class ConfigWatcher {
       this.#pending.clear();
       this.#onChange(reason);
     }, this.#debounceMs);
+  }
+
+  get targets(): WatchTargets {
+    return this.#targets;
+  }
+
+  get debounceMs(): number {
+    return this.#debounceMs;
   }
 
   /** Follows the TLS files (and the debounce) of the configuration now in use. */

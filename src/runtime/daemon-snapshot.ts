@@ -70,7 +70,8 @@ export function healthReport(snapshot: DaemonSnapshot, now = Date.now()): { stat
     ? { status: 'degraded' as const, stale: true, generation: snapshot.generation, loadedAt: snapshot.loadedAt.toISOString(), error: { at: snapshot.staleConfig.at.toISOString(), origin: snapshot.staleConfig.origin, problems: snapshot.staleConfig.problems } }
     : { status: 'ok' as const, stale: false, generation: snapshot.generation, loadedAt: snapshot.loadedAt.toISOString() };
   statuses.push(config.status);
-  const accounts = { status: snapshot.publicCredentials.length > 0 ? ('degraded' as const) : ('ok' as const), publicCredentials: snapshot.publicCredentials };
+  // Counts only: the health realm is the least trusted one; /info (management) names the accounts.
+  const accounts = { status: snapshot.publicCredentials.length > 0 ? ('degraded' as const) : ('ok' as const), withPublicPassword: snapshot.publicCredentials.length };
   statuses.push(accounts.status);
   const status: ComponentStatus = statuses.includes('failing') ? 'failing' : statuses.includes('degraded') ? 'degraded' : 'ok';
   return {
@@ -104,7 +105,16 @@ export function infoReport(snapshot: DaemonSnapshot, now = Date.now()): object {
           address: l.address ?? null,
           port: l.port ?? null,
           certificate: l.certificate
-            ? { subject: l.certificate.subject, issuer: l.certificate.issuer, serialNumber: l.certificate.serialNumber, notAfter: l.certificate.validTo, daysUntilExpiry: daysUntil(l.certificate.validToMs, now) }
+            ? {
+                subject: l.certificate.subject,
+                issuer: l.certificate.issuer,
+                subjectAltName: l.certificate.subjectAltName ?? null,
+                serialNumber: l.certificate.serialNumber,
+                fingerprint256: l.certificate.fingerprint256,
+                notBefore: l.certificate.validFrom,
+                notAfter: l.certificate.validTo,
+                daysUntilExpiry: daysUntil(l.certificate.validToMs, now),
+              }
             : null,
         },
       ]),

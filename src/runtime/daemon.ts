@@ -13,9 +13,9 @@ import { REALMS, type KeepConfig } from '../config/schema.js';
 import { formatProblem } from '../config/problems.js';
 import { LISTENER_ROUTES } from '../listeners/index.js';
 import type { ListenerContext, RouteEntry } from '../listeners/listener-context.js';
-import { ListenError, ListenerServer } from '../listeners/listener-server.js';
+import { ListenerServer } from '../listeners/listener-server.js';
 import { KeepdMetrics } from '../metrics/keepd-metrics.js';
-import { ConfigWatcher, type WatchTargets } from './config-watcher.js';
+import { ConfigWatcher, mergeTargets, type WatchTargets } from './config-watcher.js';
 import { healthReport, type DaemonSnapshot, type ListenerStatus } from './daemon-snapshot.js';
 import { planListenerChange, type ListenerChange } from './listener-changes.js';
 import { VERSION } from './package-info.js';
@@ -118,16 +118,29 @@ export class Daemon implements ListenerContext {
   /** Starts every enabled listener, or none: on any failure the ones already bound are closed again. */
   static async start(prepared: PreparedConfig, options: DaemonOptions): Promise<Daemon> {
     const daemon = new Daemon(prepared, options);
-    if (daemon.#strict(prepared)) {
+    // Reloads (the watcher starts below) wait until the start is over.
+    let started: () => void = () => undefined;
+    daemon.#reloads = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    try {
+      return await daemon.#start(prepared);
+    } finally {
+      started();
+    }
+  }
+
+  async #start(prepared: PreparedConfig): Promise<this> {
+    if (this.#strict(prepared)) {
       const found = await findPublicCredentials(prepared.accounts);
       if (found.length > 0) throw new StartupError(found.map((c) => `strict: ${describePublicCredential(c)}`), 2);
     }
-    daemon.#applySettings(prepared);
-    for (const warning of prepared.warnings) daemon.#log.warn(warning);
+    this.#applySettings(prepared);
+    for (const warning of prepared.warnings) this.#log.warn(warning);
     // Watching starts before the listeners bind: a change made once they answer is never missed.
-    await daemon.#updateWatcher(prepared.loaded.config, Object.values(prepared.listeners).map((l) => l.settings));
+    await this.#updateWatcher(prepared.loaded.config, Object.values(prepared.listeners).map((l) => l.settings), true);
     const results = await Promise.allSettled(
-      LISTENER_NAMES.filter((name) => prepared.listeners[name].settings.enabled).map((name) => daemon.#startListener(name, prepared)),
+      LISTENER_NAMES.filter((name) => prepared.listeners[name].settings.enabled).map((name) => this.#startListener(name, prepared)),
     );
     const failures = results.flatMap((r): string[] => {
       if (r.status === 'fulfilled') return [];
@@ -135,13 +148,13 @@ export class Daemon implements ListenerContext {
       return [reason instanceof Error ? reason.message : String(reason)];
     });
     if (failures.length > 0) {
-      await daemon.#watcher?.close();
-      await Promise.all([...daemon.#listeners.values()].map((l) => l.close(0)));
+      await this.#watcher?.close();
+      await Promise.all([...this.#listeners.values()].map((l) => l.close(0)));
       throw new StartupError(failures);
     }
-    daemon.metrics.markConfig(1, daemon.#active.loadedAt);
-    daemon.#scanForPublicPasswords(1, prepared);
-    return daemon;
+    this.metrics.markConfig(1, this.#active.loadedAt);
+    this.#scanForPublicPasswords(1, prepared);
+    return this;
   }
 
   async #startListener(name: ListenerName, prepared: PreparedConfig): Promise<ListenerServer> {
@@ -166,7 +179,7 @@ export class Daemon implements ListenerContext {
    * start-up must stay fast); in strict mode the same check runs before, and refuses.
    */
   #scanForPublicPasswords(generation: number, prepared: PreparedConfig): void {
-    void findPublicCredentials(prepared.accounts).then((found) => {
+    findPublicCredentials(prepared.accounts).then((found) => {
       if (generation !== this.#active.generation) return; // a newer configuration is being scanned
       this.#publicCredentials = found;
       this.#touch();
@@ -178,7 +191,7 @@ export class Daemon implements ListenerContext {
         if (!this.#warnedPublic.has(key)) this.#log.warn({ listener: credential.listener, realm: credential.realm, account: credential.account }, describePublicCredential(credential));
       }
       this.#warnedPublic = keys;
-    });
+    }, (error: unknown) => this.#log.error({ err: error }, 'the check for public passwords failed'));
   }
 
   #applySettings(prepared: PreparedConfig): void {
@@ -268,10 +281,18 @@ export class Daemon implements ListenerContext {
     void this.stop(origin);
   }
 
-  /** Starts, retargets or stops the watcher to match a configuration. */
-  async #updateWatcher(config: KeepConfig, settings: ListenerSettings[]): Promise<void> {
+  /**
+   * Starts, retargets or stops the watcher to match a configuration. One that is not applied (it
+   * was refused) only adds what it names, so that fixing its TLS files is noticed; it cannot switch
+   * watching off or drop a directory.
+   */
+  async #updateWatcher(config: KeepConfig, settings: ListenerSettings[], applied: boolean): Promise<void> {
     if (this.#stopping) return;
     const targets = watchTargets(this.#options.configDir, settings);
+    if (!applied) {
+      this.#watcher?.retarget(mergeTargets(this.#watcher.targets, targets), this.#watcher.debounceMs);
+      return;
+    }
     const enabled = config.watch?.enabled !== false;
     if (!enabled) {
       await this.#watcher?.close();
@@ -281,14 +302,21 @@ export class Daemon implements ListenerContext {
     } else {
       this.#watcher = await ConfigWatcher.start(targets, {
         debounceMs: config.watch?.debounceMs ?? DEFAULT_WATCH_DEBOUNCE_MS,
-        onChange: (reason) => void this.reload(`watch: ${reason}`),
+        onChange: (reason) => void this.reload(`watch: ${reason}`).catch((error: unknown) => this.#log.error({ err: error }, 'reload failed')),
         log: this.#log,
       });
     }
   }
 
   async #reload(origin: string, answer?: (outcome: ReloadOutcome) => Promise<void>): Promise<ReloadOutcome> {
-    const outcome = await this.#reloadOnce(origin, answer);
+    let outcome: ReloadOutcome;
+    try {
+      outcome = await this.#reloadOnce(origin, answer);
+    } catch (error) {
+      // A bug, not a bad configuration: keep serving what runs, say so.
+      this.#log.error({ err: error, origin }, 'reload failed unexpectedly; still serving the running configuration');
+      outcome = { status: 'rejected', generation: this.#active.generation, problems: [`internal error while reloading: ${error instanceof Error ? error.message : String(error)}`] };
+    }
     this.#touch();
     this.metrics.reloads.inc({ outcome: outcome.status, trigger: reloadTrigger(origin) });
     return outcome;
@@ -299,7 +327,7 @@ export class Daemon implements ListenerContext {
     const assembled = await assembleConfig(this.#options.configDir, this.#options.env);
     if (assembled.ok) {
       // Follow new TLS paths even when their files are not right yet: fixing them must be seen.
-      await this.#updateWatcher(assembled.loaded.config, Object.values(resolveListenerSettings(assembled.loaded.config, assembled.loaded.configDir)));
+      await this.#updateWatcher(assembled.loaded.config, Object.values(resolveListenerSettings(assembled.loaded.config, assembled.loaded.configDir)), false);
     }
     let preparation = assembled.ok ? await prepareConfig(assembled.loaded) : assembled;
     if (preparation.ok && this.#strict(preparation.prepared)) {
@@ -322,16 +350,22 @@ export class Daemon implements ListenerContext {
     const current = this.#active.prepared;
     this.#staleConfig = undefined;
     const policyChanged = JSON.stringify(next.policy) !== JSON.stringify(current.policy);
-    const changes = LISTENER_NAMES.map((name) => planListenerChange(current.listeners[name], next.listeners[name], this.#listeners.has(name), policyChanged)).filter(
-      (change) => change.action !== 'keep',
-    );
+    // Compared with what runs, not with the last configuration: a change that failed to apply
+    // (a port that was taken) is tried again by the next reload.
+    const changes = LISTENER_NAMES.map((name) => {
+      const running = this.#listeners.get(name);
+      const now = running ? { settings: running.settings, tls: running.tls } : current.listeners[name];
+      return planListenerChange(now, next.listeners[name], running !== undefined, policyChanged);
+    }).filter((change) => change.action !== 'keep');
     const configChanged = JSON.stringify(next.loaded.merged) !== JSON.stringify(current.loaded.merged);
     if (!configChanged && changes.length === 0) return { status: 'unchanged', generation: this.#active.generation };
 
     const generation = this.#active.generation + 1;
     const described = [...(configChanged ? ['configuration'] : []), ...changes.map((c) => `${c.name}: ${c.action} (${c.reason})`)];
     const planned: ReloadOutcome = { status: 'applied', generation, changes: described, errors: [] };
-    if (answer) await answer(planned);
+    // The caller may be on the management listener: when that one is about to be rebound or
+    // stopped, answer before (the answer cannot say how it went); otherwise after, with any errors.
+    if (answer && changes.some((c) => c.name === 'management' && (c.action === 'rebind' || c.action === 'stop'))) await answer(planned);
 
     // Accounts and settings first: the next request sees them. Then the sockets.
     this.#active = { prepared: next, generation, loadedAt: new Date() };
@@ -341,6 +375,7 @@ export class Daemon implements ListenerContext {
     this.#scanForPublicPasswords(generation, next);
     for (const warning of next.warnings.filter((w) => !current.warnings.includes(w))) this.#log.warn(warning);
     this.#log.info({ origin, generation, changes: described }, `configuration generation ${generation} applied (${origin})`);
+    await this.#updateWatcher(next.loaded.config, Object.values(next.listeners).map((l) => l.settings), true);
     return { ...planned, errors };
   }
 
@@ -375,13 +410,19 @@ export class Daemon implements ListenerContext {
           await this.#startListener(name, next);
           return [];
         case 'rebind': {
-          const sameSocket = old !== undefined && old.settings.port === next.listeners[name].settings.port && old.settings.port !== 0 && old.settings.host === next.listeners[name].settings.host;
-          // A new port: bind the new socket first, so a failure leaves the old one serving.
-          if (sameSocket) {
+          const samePort = old !== undefined && old.settings.port !== 0 && old.settings.port === next.listeners[name].settings.port;
+          if (samePort) {
+            // The port must be free first: stop accepting on the old socket (its requests go on
+            // draining), bind the new one straight away, then wait for the drain.
             this.#listeners.delete(name);
-            await old.close(drainMs);
-            await this.#startListener(name, next);
+            const { drained } = await old.release(drainMs);
+            try {
+              await this.#startListener(name, next);
+            } finally {
+              await drained;
+            }
           } else {
+            // A new port: bind the new socket first, so a failure leaves the old one serving.
             this.#listeners.delete(name);
             try {
               await this.#startListener(name, next);
@@ -395,7 +436,7 @@ export class Daemon implements ListenerContext {
         }
       }
     } catch (error) {
-      const message = error instanceof ListenError || error instanceof Error ? error.message : String(error);
+      const message = error instanceof Error ? error.message : String(error);
       this.#log.error({ listener: name }, message);
       return [message];
     }
@@ -409,6 +450,7 @@ export class Daemon implements ListenerContext {
     this.#touch();
     this.#stopping = (async () => {
       await this.#watcher?.close();
+      await this.#reloads; // a reload under way finishes (new ones are refused) before the drain
       const results = await Promise.all(
         [...this.#listeners].map(async ([name, listener]) => {
           const { forced } = await listener.close(drainSeconds * 1000);

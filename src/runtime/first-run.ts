@@ -3,6 +3,7 @@ import { rename, writeFile } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import path from 'node:path';
 import { createSecret } from '../accounts/secret.js';
+import { isLoopbackAddress, isWildcardAddress } from '../config/addresses.js';
 import { LISTENER_NAMES, REALM_OF, type ListenerName } from '../config/listener-names.js';
 import { REALMS, type KeepConfig, type Realm } from '../config/schema.js';
 
@@ -104,7 +105,7 @@ export async function generateFirstRun(configDir: string, hostname = osHostname(
 const PATHS: Record<ListenerName, string> = { data: '/api/whoami', health: '/health', management: '/info', metrics: '/metrics' };
 
 function urlHost(address: string): string {
-  return ['::', '0.0.0.0', '127.0.0.1', '::1'].includes(address) ? 'localhost' : address.includes(':') ? `[${address}]` : address;
+  return isWildcardAddress(address) || isLoopbackAddress(address) ? 'localhost' : address.includes(':') ? `[${address}]` : address;
 }
 
 /** The once-only message with the passwords and ready-to-paste curl commands. */

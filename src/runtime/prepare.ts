@@ -1,4 +1,5 @@
 import { indexAccounts, type AccountIndex } from '../accounts/accounts.js';
+import { isLoopbackAddress } from '../config/addresses.js';
 import type { LoadedConfig } from '../config/assemble.js';
 import { perListener, type ListenerName } from '../config/listener-names.js';
 import { resolveListenerSettings, type ListenerSettings } from '../config/listener-settings.js';
@@ -40,11 +41,9 @@ function accountWarnings(settings: ListenerSettings[], accounts: AccountIndex): 
     .map((s) => `no active account in identity.${s.realm}: nobody can log in to the ${s.name} listener`);
 }
 
-const LOOPBACK_HOSTS = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
-
 /** The product's own advice: management reachable from localhost only. */
 function managementExposure(management: ListenerSettings): string[] {
-  if (!management.enabled || (management.host !== undefined && LOOPBACK_HOSTS.test(management.host))) return [];
+  if (!management.enabled || (management.host !== undefined && isLoopbackAddress(management.host))) return [];
   const where = management.host === undefined ? 'all interfaces' : management.host;
   return [`the management listener accepts connections on ${where}: the product recommends localhost only; set listeners.management.HOST to "127.0.0.1" (or HOST, for all listeners)`];
 }

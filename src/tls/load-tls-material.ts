@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import { certificateOf, summarizeCertificate, type CertificateSummary } from './certificate-summary.js';
 import { sniffKeystore } from './keystore-kind.js';
+import { describeFsError, errorCode } from '../runtime/errors.js';
 import type { TlsPolicy } from './tls-policy.js';
 
 /** Where a listener's certificate and key come from (paths already absolute). */
@@ -17,8 +18,6 @@ export interface TlsSource {
 export interface TlsMaterial {
   options: SecureContextOptions;
   certificate: CertificateSummary;
-  /** The files it was read from, for watching. */
-  files: string[];
   /** Changes whenever the key, certificate or password does: tells a reload whether to swap. */
   digest: string;
 }
@@ -27,21 +26,12 @@ export type TlsLoad = { ok: true; material: TlsMaterial } | { ok: false; message
 
 class TlsMaterialError extends Error {}
 
-function errorCode(error: unknown): string {
-  return typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
-}
-
 async function readMaterial(file: string, key: 'TLSFile' | 'PEMCert'): Promise<Buffer> {
   try {
     return await readFile(file);
   } catch (error) {
-    const code = errorCode(error);
-    const why =
-      code === 'ENOENT' ? 'the file does not exist; check the path (relative paths are resolved against the configuration directory)'
-      : code === 'EACCES' || code === 'EPERM' ? 'permission denied; make it readable by the user keepd runs as'
-      : code === 'EISDIR' ? 'it is a directory, not a file'
-      : error instanceof Error ? error.message : String(error);
-    throw new TlsMaterialError(`cannot read ${key} ${file}: ${why}`);
+    const hint = errorCode(error) === 'ENOENT' ? '; check the path (relative paths are resolved against the configuration directory)' : '';
+    throw new TlsMaterialError(`cannot read ${key} ${file}: ${describeFsError(error)}${hint}`);
   }
 }
 
@@ -160,6 +150,5 @@ export async function loadTlsMaterial(source: TlsSource, policy: TlsPolicy): Pro
     return { ok: false, message: explainOpenSslError(error, source) };
   }
   if (!certificate) return { ok: false, message: `TLSFile ${source.file}: holds no certificate` };
-  const files = source.pemCert === undefined ? [source.file] : [source.file, source.pemCert];
-  return { ok: true, material: { options, certificate: summarizeCertificate(certificate), files, digest: digestOf(options) } };
+  return { ok: true, material: { options, certificate: summarizeCertificate(certificate), digest: digestOf(options) } };
 }

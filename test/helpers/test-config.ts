@@ -18,7 +18,7 @@ export const tlsFixture = tls;
 
 /**
  * Every listener on a free loopback port. The tests make many failed logins from 127.0.0.1 on
- * purpose: the login throttle is exempted here, and tested on its own (throttle.test.ts).
+ * purpose: the login throttle is exempted here, and tested on its own (hardening-guessing.test.ts, login-throttle.test.ts).
  */
 export const TEST_BASE = { HOST: '127.0.0.1', PORT: 0, HEALTHCHECKPORT: 0, MANAGMENTPORT: 0, METRICSPORT: 0, loginRateLimit: { exemptLoopback: true } };
 
