@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { saltPlatformPassword } from '../src/accounts/platform-secret.js';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -8,13 +9,13 @@ import { isConfigFileName } from '../src/config/read-config-dir.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 async function problemsOf(dir: string, env: Record<string, string> = {}): Promise<string[]> {
-  const result = await assembleConfig(dir, env);
+  const result = await assembleConfig(dir, env, saltPlatformPassword);
   if (result.ok) assert.fail('the load should fail');
   return result.problems.map(formatProblem);
 }
 
 async function loaded(dir: string, env: Record<string, string> = {}) {
-  const result = await assembleConfig(dir, env);
+  const result = await assembleConfig(dir, env, saltPlatformPassword);
   if (!result.ok) assert.fail(`unexpected problems:\n${result.problems.map(formatProblem).join('\n')}`);
   return result.loaded;
 }

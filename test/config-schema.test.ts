@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { saltPlatformPassword } from '../src/accounts/platform-secret.js';
 import { describe, it } from 'node:test';
 import { assembleConfig } from '../src/config/assemble.js';
 import { formatProblem } from '../src/config/problems.js';
@@ -6,13 +7,13 @@ import { PUBLISHED } from './helpers/published.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 async function problemsFor(files: Record<string, string | object>, env: Record<string, string> = {}): Promise<string[]> {
-  const result = await assembleConfig(await tempDir(files), env);
+  const result = await assembleConfig(await tempDir(files), env, saltPlatformPassword);
   if (result.ok) assert.fail('the load should fail');
   return result.problems.map(formatProblem);
 }
 
 async function loadedFor(files: Record<string, string | object>, env: Record<string, string> = {}) {
-  const result = await assembleConfig(await tempDir(files), env);
+  const result = await assembleConfig(await tempDir(files), env, saltPlatformPassword);
   if (!result.ok) assert.fail(result.problems.map(formatProblem).join('\n'));
   return result.loaded;
 }
@@ -205,7 +206,7 @@ describe('environment overrides', () => {
 
 describe('problems never echo a secret in the wrong place', () => {
   it('a plain password pasted as an account, or as a realm, is described by its shape only', async () => {
-    const result = await assembleConfig(await tempDir({ 'u.json': { identity: { managementAPI: { admin: 'MyPlainPassw0rd!' }, metricsAPI: 'An0therPassword' } } }), {});
+    const result = await assembleConfig(await tempDir({ 'u.json': { identity: { managementAPI: { admin: 'MyPlainPassw0rd!' }, metricsAPI: 'An0therPassword' } } }), {}, saltPlatformPassword);
     if (result.ok) assert.fail('the load should fail');
     const text = result.problems.map(formatProblem).join('\n');
     assert.match(text, /identity\.managementAPI\.admin: expected an account object .*found a string of 16 character\(s\) \(not shown: secret\)/);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { saltPlatformPassword } from '../src/accounts/platform-secret.js';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -83,7 +84,7 @@ describe('mutated configuration files', () => {
     await fc.assert(
       fc.asyncProperty(fc.oneof(textMutation, valueMutation), async (text) => {
         await writeFile(file, text);
-        const assembled = await assembleConfig(dir, {});
+        const assembled = await assembleConfig(dir, {}, saltPlatformPassword);
         const result = assembled.ok ? await prepareConfig(assembled.loaded) : assembled;
         if (result.ok) return true;
         assert.ok(result.problems.length > 0);

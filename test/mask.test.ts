@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { saltPlatformPassword } from '../src/accounts/platform-secret.js';
 import { describe, it } from 'node:test';
 import { assembleConfig } from '../src/config/assemble.js';
 import type { JsonObject } from '../src/config/json.js';
@@ -49,7 +50,7 @@ describe('masking the effective configuration', () => {
       TLSPassword: 'env-tls-password',
       HEALTHCHECK_USER: 'platform',
       HEALTHCHECK_PASSWORD: 'platform-health-password',
-    });
+    }, saltPlatformPassword);
     assert.ok(result.ok);
     const masked = maskConfig(result.loaded.merged);
     const outputs = [JSON.stringify(masked), JSON.stringify(listSources(masked, result.loaded.sources))];

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { pbkdf2Sync } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { createSecret, parseSecret, SECRET_PATTERN, verifyPassword } from '../src/accounts/secret.js';
+import { createSecret, parseSecret, verifyPassword } from '../src/accounts/secret.js';
+import { SECRET_PATTERN } from '../src/config/secret-format.js';
 import { PUBLISHED } from './helpers/published.js';
 
 function mustParse(secret: string) {

@@ -1,14 +1,12 @@
 import { pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
+import { SECRET_PATTERN } from '../config/secret-format.js';
 
 const pbkdf2Async = promisify(pbkdf2);
 
 /** The product's salted secret: PBKDF2-HMAC-SHA256, 32768 iterations, 64-byte salt, 32-byte key. */
 export const SECRET_PARAMETERS = { digest: 'sha256', iterations: 32768, saltBytes: 64, keyBytes: 32 } as const;
 
-/** `HEX(hash):HEX(salt)`; either case on input, upper case on output. */
-export const SECRET_PATTERN = /^[0-9A-Fa-f]{64}:[0-9A-Fa-f]{128}$/;
-export const SECRET_FORMAT_HINT = 'a salted secret HASH:SALT (64 hex digits, a colon, 128 hex digits), as made by `keepd salt`';
 
 export interface SaltedSecret {
   readonly hash: Buffer;

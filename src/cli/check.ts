@@ -1,4 +1,5 @@
 import { assembleConfig } from '../config/assemble.js';
+import { saltPlatformPassword } from '../accounts/platform-secret.js';
 import { maskConfig } from '../config/mask.js';
 import { formatProblem, type ConfigProblem } from '../config/problems.js';
 import { listSources } from '../config/provenance.js';
@@ -16,7 +17,7 @@ export function formatProblems(configDir: string, problems: readonly ConfigProbl
  * public passwords), then the masked effective config on stdout; warnings on stderr.
  */
 export async function checkCommand(ctx: CliContext, configDir: string, withSources: boolean, strict: boolean): Promise<number> {
-  const result = await assembleConfig(configDir, ctx.env);
+  const result = await assembleConfig(configDir, ctx.env, saltPlatformPassword);
   const preparation = result.ok ? await prepareConfig(result.loaded) : result;
   if (!preparation.ok) {
     ctx.stderr(formatProblems(configDir, preparation.problems));

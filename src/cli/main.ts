@@ -4,7 +4,7 @@
 // (`keepd`, `npm start`, `./dist/keepd.mjs`), not under `node dist/keepd.mjs`.
 import { parseArgs } from 'node:util';
 import { resolveConfigDir } from '../config/config-dir.js';
-import { VERSION } from '../runtime/package-info.js';
+import { VERSION } from '../support/package-info.js';
 import { checkCommand } from './check.js';
 import { EXIT, type CliContext } from './context.js';
 import { PasswordInputCancelled } from './read-password.js';

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { saltPlatformPassword } from '../accounts/platform-secret.js';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { rootCertificates } from 'node:tls';
@@ -6,7 +7,7 @@ import { assembleConfig } from '../config/assemble.js';
 import type { Environment } from '../config/env-layer.js';
 import { isLoopbackAddress, isWildcardAddress } from '../config/addresses.js';
 import { resolveListenerSettings } from '../config/listener-settings.js';
-import { errorCode } from '../runtime/errors.js';
+import { errorCode } from '../support/errors.js';
 
 export interface ManagementTarget {
   url: URL;
@@ -24,7 +25,7 @@ export class ManagementClientError extends Error {}
  * certificate is trusted as well as the system's roots, so a self-signed first-run one works.
  */
 export async function managementTargetFromConfig(configDir: string, env: Environment): Promise<ManagementTarget> {
-  const assembled = await assembleConfig(configDir, env);
+  const assembled = await assembleConfig(configDir, env, saltPlatformPassword);
   if (!assembled.ok) throw new ManagementClientError(`cannot read the configuration in ${configDir} to find the management listener; give --url`);
   const settings = resolveListenerSettings(assembled.loaded.config, assembled.loaded.configDir).management;
   if (!settings.enabled) throw new ManagementClientError('the management listener is disabled in this configuration');

@@ -1,8 +1,9 @@
 import { assembleConfig } from '../config/assemble.js';
+import { saltPlatformPassword } from '../accounts/platform-secret.js';
 import { perListener } from '../config/listener-names.js';
 import { Daemon, StartupError } from '../runtime/daemon.js';
 import { firstRunBanner, generateFirstRun, needsFirstRun, type FirstRun } from '../runtime/first-run.js';
-import { createLogger } from '../runtime/logger.js';
+import { createLogger } from '../support/logger.js';
 import { prepareConfig } from '../runtime/prepare.js';
 import { handleSignals } from '../runtime/signals.js';
 import { formatProblems } from './check.js';
@@ -10,7 +11,7 @@ import { EXIT, type CliContext } from './context.js';
 
 /** `keepd start`: assemble, prepare (TLS included), first run if needed, bind, serve until stopped. */
 export async function startCommand(ctx: CliContext, configDir: string, strict: boolean): Promise<number> {
-  let assembled = await assembleConfig(configDir, ctx.env);
+  let assembled = await assembleConfig(configDir, ctx.env, saltPlatformPassword);
   if (!assembled.ok) {
     ctx.stderr(formatProblems(configDir, assembled.problems));
     return EXIT.usage;
@@ -26,7 +27,7 @@ export async function startCommand(ctx: CliContext, configDir: string, strict: b
       );
       return EXIT.failed;
     }
-    assembled = await assembleConfig(configDir, ctx.env);
+    assembled = await assembleConfig(configDir, ctx.env, saltPlatformPassword);
     if (!assembled.ok) {
       ctx.stderr(formatProblems(configDir, assembled.problems));
       return EXIT.usage;

@@ -1,5 +1,3 @@
-import { createHmac, randomBytes } from 'node:crypto';
-import { createSecret } from '../accounts/secret.js';
 import { normalizeAliases } from './aliases.js';
 import { builtInDefaults } from './defaults.js';
 import { healthcheckLayer, readEnvironment, type Environment } from './env-layer.js';
@@ -21,29 +19,19 @@ export interface LoadedConfig {
   files: string[];
 }
 
-export type AssembleResult = { ok: true; loaded: LoadedConfig } | { ok: false; problems: ConfigProblem[] };
-
-/*
- * HEALTHCHECK_PASSWORD is salted once per process and value, so that reloads keep the same stored
- * secret (and its verification-cache entries). The memo is keyed by an HMAC, never the password.
+/**
+ * Turns HEALTHCHECK_PASSWORD into a salted secret. Passed in (accounts/platform-secret.ts) so that
+ * the configuration layer stays below the accounts layer.
  */
-const memoKey = randomBytes(32);
-const platformSecrets = new Map<string, string>();
-async function platformSecret(password: string): Promise<string> {
-  const id = createHmac('sha256', memoKey).update(password, 'utf8').digest('base64');
-  const known = platformSecrets.get(id);
-  if (known !== undefined) return known;
-  const secret = await createSecret(password);
-  platformSecrets.clear();
-  platformSecrets.set(id, secret);
-  return secret;
-}
+export type SaltPassword = (password: string) => Promise<string>;
+
+export type AssembleResult = { ok: true; loaded: LoadedConfig } | { ok: false; problems: ConfigProblem[] };
 
 /**
  * Assembles the configuration as the product does: built-in defaults, every `*.json` file of the
  * directory in name order, then the environment. Reports every problem of the load at once.
  */
-export async function assembleConfig(configDir: string, env: Environment): Promise<AssembleResult> {
+export async function assembleConfig(configDir: string, env: Environment, salt: SaltPassword): Promise<AssembleResult> {
   const directory = await readConfigDir(configDir);
   const environment = readEnvironment(env);
   const problems: ConfigProblem[] = [...directory.problems, ...environment.problems];
@@ -56,7 +44,7 @@ export async function assembleConfig(configDir: string, env: Environment): Promi
   }
   if (environment.healthcheck) {
     const { user, password } = environment.healthcheck;
-    layers.push(healthcheckLayer(user, await platformSecret(password)));
+    layers.push(healthcheckLayer(user, await salt(password)));
   }
 
   const { config: merged, sources } = mergeLayers(layers);

@@ -1,7 +1,14 @@
 import path from 'node:path';
-import type { TlsSource } from '../tls/load-tls-material.js';
 import { perListener, PORT_KEY, REALM_OF, type ListenerName } from './listener-names.js';
 import type { KeepConfig, Realm } from './schema.js';
+
+/** Where a listener's certificate and key come from (paths already absolute). */
+export interface TlsSource {
+  type: 'pfx' | 'jks' | 'pem';
+  file: string;
+  password: string | undefined;
+  pemCert: string | undefined;
+}
 
 /** One listener as the configuration asks for it. */
 export interface ListenerSettings {

@@ -2,7 +2,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Layer } from './merge.js';
 import { parseConfigText } from './parse-config-text.js';
-import { describeFsError, errorCode } from '../runtime/errors.js';
+import { describeFsError, errorCode } from '../support/errors.js';
 import type { ConfigProblem } from './problems.js';
 
 /**

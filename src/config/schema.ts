@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { SECRET_FORMAT_HINT, SECRET_PATTERN } from '../accounts/secret.js';
+import { LOG_LEVELS } from '../support/logger.js';
+import { SECRET_FORMAT_HINT, SECRET_PATTERN } from './secret-format.js';
 import { getOwn, isJsonObject, valueAt, type JsonObject } from './json.js';
 import { isSecretPath } from './mask.js';
 import { sourcesAt, type SourceTree } from './merge.js';
@@ -45,7 +46,6 @@ const identity = z.looseObject(
 );
 
 export const TLS_TYPES = ['pfx', 'jks', 'pem'] as const;
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** The product's TLS keys; valid at the top level (all listeners) and in a `listeners.<name>` block. */
 const tlsKeys = {

@@ -3,7 +3,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { VerificationOverloaded } from '../accounts/verification-limiter.js';
 import type { ListenerName } from '../config/listener-names.js';
 import type { Realm } from '../config/schema.js';
-import { logs } from '../runtime/logger.js';
+import { logs } from '../support/logger.js';
 import { Throttled, unauthenticatedReason, unauthorizedBody } from './basic-auth-guard.js';
 import type { ListenerContext } from './listener-context.js';
 

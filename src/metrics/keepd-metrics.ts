@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { ListenerName } from '../config/listener-names.js';
-import { VERSION } from '../runtime/package-info.js';
+import { VERSION } from '../support/package-info.js';
 import { RequestMetrics } from './request-metrics.js';
 
 /**

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { saltPlatformPassword } from '../accounts/platform-secret.js';
 import type { Logger } from 'pino';
 import { Authenticator, countAccounts, type AccountIndex } from '../accounts/accounts.js';
 import { LoginThrottle } from '../accounts/login-throttle.js';
@@ -18,7 +19,7 @@ import { KeepdMetrics } from '../metrics/keepd-metrics.js';
 import { ConfigWatcher, mergeTargets, type WatchTargets } from './config-watcher.js';
 import { healthReport, type DaemonSnapshot, type ListenerStatus } from './daemon-snapshot.js';
 import { planListenerChange, type ListenerChange } from './listener-changes.js';
-import { VERSION } from './package-info.js';
+import { VERSION } from '../support/package-info.js';
 import { prepareConfig, type PreparedConfig } from './prepare.js';
 import type { ReloadOutcome } from './reload-outcome.js';
 
@@ -324,7 +325,7 @@ export class Daemon implements ListenerContext {
 
   async #reloadOnce(origin: string, answer?: (outcome: ReloadOutcome) => Promise<void>): Promise<ReloadOutcome> {
     if (this.#stopping) return { status: 'rejected', generation: this.#active.generation, problems: ['keepd is stopping'] };
-    const assembled = await assembleConfig(this.#options.configDir, this.#options.env);
+    const assembled = await assembleConfig(this.#options.configDir, this.#options.env, saltPlatformPassword);
     if (assembled.ok) {
       // Follow new TLS paths even when their files are not right yet: fixing them must be seen.
       await this.#updateWatcher(assembled.loaded.config, Object.values(resolveListenerSettings(assembled.loaded.config, assembled.loaded.configDir)), false);

@@ -3,16 +3,10 @@ import { readFile } from 'node:fs/promises';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import { certificateOf, summarizeCertificate, type CertificateSummary } from './certificate-summary.js';
 import { sniffKeystore } from './keystore-kind.js';
-import { describeFsError, errorCode } from '../runtime/errors.js';
+import { describeFsError, errorCode } from '../support/errors.js';
+import type { TlsSource } from '../config/listener-settings.js';
 import type { TlsPolicy } from './tls-policy.js';
 
-/** Where a listener's certificate and key come from (paths already absolute). */
-export interface TlsSource {
-  type: 'pfx' | 'jks' | 'pem';
-  file: string;
-  password: string | undefined;
-  pemCert: string | undefined;
-}
 
 /** Validated TLS material: options that createSecureContext accepted, and what they present. */
 export interface TlsMaterial {

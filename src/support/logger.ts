@@ -1,5 +1,4 @@
 import { pino, type Logger } from 'pino';
-import type { KeepConfig } from '../config/schema.js';
 
 /**
  * Never log credentials: whatever a request or an error object carries, these paths are censored
@@ -25,8 +24,11 @@ export const REDACTED_PATHS = [
   '*.TLSPassword',
 ];
 
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
 export interface LoggerOptions {
-  level: KeepConfig['LOG_LEVEL'];
+  level: LogLevel;
   /** Human-readable lines (a terminal) instead of JSON (files, journald, collectors). */
   pretty: boolean;
   destination?: NodeJS.WritableStream;
