@@ -3,6 +3,10 @@ import { connect, type SecureVersion } from 'node:tls';
 import { copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { builtInDefaults } from '../src/config/defaults.js';
+import type { JsonObject } from '../src/config/json.js';
+import { mergeLayers } from '../src/config/merge.js';
+import { validateConfig } from '../src/config/schema.js';
 import { DEFAULT_CIPHERS, resolveTlsPolicy } from '../src/tls/tls-policy.js';
 import { TEST_CA } from './helpers/http-client.js';
 import { startKeepd } from './helpers/keepd-process.js';
@@ -11,6 +15,14 @@ import { functionalUsers, TEST_BASE, TLS_CONFIGS, tlsFixture } from './helpers/t
 import { tempDir } from './helpers/temp-dir.js';
 
 const source = (): string => 'test.json';
+
+/** The TLS policy of `file` merged over keepd's defaults, as a load would do. */
+function policyOf(file: JsonObject): ReturnType<typeof resolveTlsPolicy> {
+  const { config, sources } = mergeLayers([{ source: 'default', data: builtInDefaults() }, { source: 'test.json', data: file }]);
+  const validation = validateConfig(config, sources);
+  if (!validation.ok) throw new Error(JSON.stringify(validation.problems));
+  return resolveTlsPolicy(validation.config, source);
+}
 
 /** A real TLS handshake; resolves with the negotiated protocol and cipher, or the error code. */
 function handshake(port: number, options: { minVersion?: SecureVersion; maxVersion?: SecureVersion; ciphers?: string }): Promise<{ protocol?: string | null; cipher?: string; error?: string }> {
@@ -25,7 +37,7 @@ function handshake(port: number, options: { minVersion?: SecureVersion; maxVersi
 
 describe('TLS policy from the product keys', () => {
   it('defaults to TLS 1.2..1.3 with ECDHE/AEAD suites only', () => {
-    const { policy, problems } = resolveTlsPolicy({}, source);
+    const { policy, problems } = policyOf({});
     assert.deepEqual(problems, []);
     assert.ok(policy);
     assert.equal(policy.minVersion, 'TLSv1.2');
@@ -35,19 +47,19 @@ describe('TLS policy from the product keys', () => {
   });
 
   it('honours enabledProtocols and removeInsecureProtocols', () => {
-    assert.equal(resolveTlsPolicy({ enabledProtocols: { 'TLSv1.2': false } }, source).policy?.minVersion, 'TLSv1.3');
-    assert.equal(resolveTlsPolicy({ enabledProtocols: { 'TLSv1.3': false } }, source).policy?.maxVersion, 'TLSv1.2');
-    const legacy = resolveTlsPolicy({ enabledProtocols: { 'TLSv1.1': true } }, source).policy;
+    assert.equal(policyOf({ enabledProtocols: { 'TLSv1.2': false } }).policy?.minVersion, 'TLSv1.3');
+    assert.equal(policyOf({ enabledProtocols: { 'TLSv1.3': false } }).policy?.maxVersion, 'TLSv1.2');
+    const legacy = policyOf({ enabledProtocols: { 'TLSv1.1': true } }).policy;
     assert.ok(legacy);
     assert.equal(legacy.minVersion, 'TLSv1.1');
     assert.match(legacy.ciphers, /@SECLEVEL=0$/);
     assert.match(legacy.warnings.join(), /TLSv1\.1 enabled by enabledProtocols: these versions are insecure/);
-    const removed = resolveTlsPolicy({ enabledProtocols: { 'TLSv1.1': true }, removeInsecureProtocols: { 'TLSv1.1': true, SSLv2Hello: true } }, source).policy;
+    const removed = policyOf({ enabledProtocols: { 'TLSv1.1': true }, removeInsecureProtocols: { 'TLSv1.1': true, SSLv2Hello: true } }).policy;
     assert.equal(removed?.minVersion, 'TLSv1.2');
   });
 
   it('refuses unknown names, gaps and empty sets, naming the key and its file', () => {
-    const problems = (config: Parameters<typeof resolveTlsPolicy>[0]) => resolveTlsPolicy(config, source).problems.map((p) => `${p.source}: ${p.path ?? ''}: ${p.message}`);
+    const problems = (file: JsonObject) => policyOf(file).problems.map((p) => `${p.source}: ${p.path ?? ''}: ${p.message}`);
     assert.match(problems({ enabledProtocols: { 'TLSv1.4': true } })[0] ?? '', /^test\.json: enabledProtocols\["TLSv1\.4"\]: unknown protocol/);
     assert.match(problems({ enabledProtocols: { 'TLSv1.2': false, 'TLSv1.3': false } })[0] ?? '', /leaves no TLS protocol enabled/);
     assert.match(problems({ enabledProtocols: { TLSv1: true, 'TLSv1.1': false } })[0] ?? '', /contiguous range/);
@@ -56,7 +68,7 @@ describe('TLS policy from the product keys', () => {
   });
 
   it('maps IANA (Java) cipher names to OpenSSL names', () => {
-    const { policy } = resolveTlsPolicy({ cipher: { TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384: true, TLS_AES_256_GCM_SHA384: true, 'ECDHE-RSA-CHACHA20-POLY1305': true } }, source);
+    const { policy } = policyOf({ cipher: { TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384: true, TLS_AES_256_GCM_SHA384: true, 'ECDHE-RSA-CHACHA20-POLY1305': true } });
     assert.equal(policy?.ciphers, 'ECDHE-RSA-AES256-GCM-SHA384:TLS_AES_256_GCM_SHA384:ECDHE-RSA-CHACHA20-POLY1305');
   });
 });

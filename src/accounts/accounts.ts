@@ -1,5 +1,6 @@
 import { hash } from 'node:crypto';
-import { REALMS, type KeepConfig, type Realm } from '../config/schema.js';
+import type { KeepConfig } from '../config/schema.js';
+import { REALMS, type Realm } from '../config/listener-table.js';
 import { parseSecret, unmatchableSecret, verifyPassword, type SaltedSecret } from './secret.js';
 import type { VerificationCache } from './verification-cache.js';
 import type { VerificationLimiter } from './verification-limiter.js';

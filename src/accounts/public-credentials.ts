@@ -1,5 +1,4 @@
-import { LISTENER_NAMES, REALM_OF, type ListenerName } from '../config/listener-names.js';
-import type { Realm } from '../config/schema.js';
+import { LISTENER_NAMES, LISTENERS, type ListenerName, type Realm } from '../config/listener-table.js';
 import type { AccountIndex } from './accounts.js';
 import { verifyPassword, type SaltedSecret } from './secret.js';
 
@@ -52,7 +51,7 @@ function verdictFor(stored: string, secret: SaltedSecret): Promise<boolean> {
 export async function findPublicCredentials(accounts: AccountIndex): Promise<PublicCredential[]> {
   const found: PublicCredential[] = [];
   for (const listener of LISTENER_NAMES) {
-    const realm = REALM_OF[listener];
+    const realm = LISTENERS[listener].realm;
     for (const account of accounts.get(realm)?.values() ?? []) {
       if (await verdictFor(account.storedSecret, account.secret)) found.push({ listener, realm, account: account.name });
     }

@@ -1,6 +1,6 @@
 import { assembleConfig } from '../config/assemble.js';
 import { saltPlatformPassword } from '../accounts/platform-secret.js';
-import { perListener } from '../config/listener-names.js';
+import { perListener } from '../config/listener-table.js';
 import { Daemon, StartupError } from '../runtime/daemon.js';
 import { firstRunBanner, generateFirstRun, needsFirstRun, type FirstRun } from '../runtime/first-run.js';
 import { createLogger } from '../support/logger.js';

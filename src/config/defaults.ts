@@ -1,13 +1,23 @@
 import type { JsonObject } from './json.js';
+import { LISTENER_NAMES, LISTENERS, REALMS } from './listener-table.js';
 
-/** keepd's built-in configuration: the first layer, below every file and the environment. */
+/**
+ * keepd's built-in configuration: the first layer, below every file and the environment, and the
+ * only place a default lives. `keepd check`, `GET /config` and `--sources` show each of these
+ * values with the source `default`. The docs' key table is checked against this and the schema.
+ */
 export function builtInDefaults(): JsonObject {
   return {
-    PORT: 8880,
-    HEALTHCHECKPORT: 8886,
-    MANAGMENTPORT: 8889,
-    METRICSPORT: 8890,
+    ...Object.fromEntries(LISTENER_NAMES.map((name) => [LISTENERS[name].portKey, LISTENERS[name].defaultPort])),
     LOG_LEVEL: 'info',
+    // TLS 1.2 and 1.3; `cipher: {}` means keepd's modern list (tls/tls-policy.ts DEFAULT_CIPHERS).
+    enabledProtocols: { 'TLSv1.2': true, 'TLSv1.3': true },
+    removeInsecureProtocols: {},
+    cipher: {},
+    metrics: { enabled: true },
+    // processMetricsEnabled has no default of its own: unset, it follows jvmMetricsEnabled.
+    jvmMetricsEnabled: true,
+    watch: { enabled: true, debounceMs: 75 },
     drainTimeoutSeconds: 10,
     strict: false,
     loginRateLimit: { enabled: true, maxFailures: 10, windowSeconds: 60, exemptLoopback: false },
@@ -21,11 +31,6 @@ export function builtInDefaults(): JsonObject {
       maxBodyBytes: 16_384,
       maxConnections: 1024,
     },
-    identity: {
-      healthcheckAPI: {},
-      managementAPI: {},
-      metricsAPI: {},
-      singleDbModeUsers: {},
-    },
+    identity: Object.fromEntries(REALMS.map((realm) => [realm, {}])),
   };
 }

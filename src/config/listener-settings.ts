@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { perListener, PORT_KEY, REALM_OF, type ListenerName } from './listener-names.js';
-import type { KeepConfig, Realm } from './schema.js';
+import { perListener, LISTENERS, type ListenerName, type Realm } from './listener-table.js';
+import type { KeepConfig } from './schema.js';
 
 /** Where a listener's certificate and key come from (paths already absolute). */
 export interface TlsSource {
@@ -76,13 +76,13 @@ export function resolveListenerSettings(config: KeepConfig, configDir: string): 
   return perListener((name): ListenerSettings => {
     const block = config.listeners?.[name];
     const ownTls = block !== undefined && hasTlsKeys(block);
-    const metricsOff = name === 'metrics' && config.metrics?.enabled === false;
+    const metricsOff = name === 'metrics' && !config.metrics.enabled;
     return {
       name,
       enabled: block?.enabled !== false && !metricsOff,
-      port: config[PORT_KEY[name]],
+      port: config[LISTENERS[name].portKey],
       host: block?.HOST ?? config.HOST,
-      realm: REALM_OF[name],
+      realm: LISTENERS[name].realm,
       tls: tlsSource(ownTls ? block : config, configDir),
       tlsKeysAt: ownTls ? ['listeners', name] : [],
       limits: mergeLimits(config.limits, block?.limits),

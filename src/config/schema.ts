@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LOG_LEVELS } from '../support/logger.js';
+import { LISTENER_NAMES, LISTENERS, REALMS, type Realm } from './listener-table.js';
 import { SECRET_FORMAT_HINT, SECRET_PATTERN } from './secret-format.js';
 import { getOwn, isJsonObject, valueAt, type JsonObject } from './json.js';
 import { isSecretPath } from './mask.js';
@@ -21,8 +22,6 @@ const port = z
 
 const nonEmptyString = (what: string) => z.string({ error: what }).min(1, { error: what });
 
-export const REALMS = ['healthcheckAPI', 'managementAPI', 'metricsAPI', 'singleDbModeUsers'] as const;
-export type Realm = (typeof REALMS)[number];
 
 const secret = z.string({ error: SECRET_FORMAT_HINT }).regex(SECRET_PATTERN, { error: SECRET_FORMAT_HINT });
 
@@ -56,7 +55,7 @@ const tlsKeys = {
 };
 const host = nonEmptyString('an address to bind, such as "127.0.0.1" or "::" (leave it out for all interfaces)').optional();
 const flag = z.boolean({ error: 'true or false' }).optional();
-const switches = z.record(z.string(), z.boolean({ error: 'true or false' }), { error: 'an object of names to true/false' }).optional();
+const switches = z.record(z.string(), z.boolean({ error: 'true or false' }), { error: 'an object of names to true/false' });
 
 const integer = (min: number, max: number, unit: string) => {
   const text = `an integer from ${min} to ${max} (${unit})`;
@@ -81,12 +80,6 @@ const listenerBlock = z
   .looseObject({ enabled: flag, HOST: host, ...tlsKeys, limits: limitOverrides.optional() }, { error: 'an object such as {"HOST": "127.0.0.1"}' })
   .optional();
 
-const LISTENER_PORTS = [
-  ['data', 'PORT'],
-  ['health', 'HEALTHCHECKPORT'],
-  ['management', 'MANAGMENTPORT'],
-  ['metrics', 'METRICSPORT'],
-] as const;
 
 /** A rule between keys, checked on the raw merged JSON so that it is reported even when other keys are invalid. */
 interface Relation {
@@ -128,13 +121,14 @@ export function relationProblems(merged: JsonObject): Relation[] {
     const value = isJsonObject(blocks) ? getOwn(blocks, name) : undefined;
     return isJsonObject(value) ? value : undefined;
   };
-  for (const [name] of LISTENER_PORTS) {
+  for (const name of LISTENER_NAMES) {
     const own = block(name);
     if (own) out.push(...tlsRelations(own, ['listeners', name]));
   }
   const metrics = getOwn(merged, 'metrics');
   const seen = new Map<number, string>();
-  for (const [name, key] of LISTENER_PORTS) {
+  for (const name of LISTENER_NAMES) {
+    const key = LISTENERS[name].portKey;
     const off = getOwn(block(name) ?? {}, 'enabled') === false || (name === 'metrics' && isJsonObject(metrics) && getOwn(metrics, 'enabled') === false);
     const port = getOwn(merged, key);
     if (off || typeof port !== 'number' || port === 0) continue;
@@ -158,18 +152,13 @@ export const configSchema = z.looseObject({
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `one of ${LOG_LEVELS.map((l) => `"${l}"`).join(', ')}` }),
   shutdownkey: secret.optional(),
   identity,
-  metrics: z.looseObject({ enabled: flag }, { error: 'an object such as {"enabled": false}' }).optional(),
-  jvmMetricsEnabled: flag,
+  metrics: z.looseObject({ enabled: z.boolean({ error: 'true or false' }) }, { error: 'an object such as {"enabled": false}' }),
+  jvmMetricsEnabled: z.boolean({ error: 'true or false' }),
   processMetricsEnabled: flag,
-  watch: z
-    .looseObject(
-      {
-        enabled: flag,
-        debounceMs: z.number({ error: 'milliseconds from 10 to 5000' }).int({ error: 'milliseconds from 10 to 5000' }).min(10, { error: 'milliseconds from 10 to 5000' }).max(5000, { error: 'milliseconds from 10 to 5000' }).optional(),
-      },
-      { error: 'an object such as {"enabled": true, "debounceMs": 75}' },
-    )
-    .optional(),
+  watch: z.looseObject(
+    { enabled: z.boolean({ error: 'true or false' }), debounceMs: integer(10, 5000, 'milliseconds') },
+    { error: 'an object such as {"enabled": true, "debounceMs": 75}' },
+  ),
   strict: z.boolean({ error: 'true or false' }),
   loginRateLimit: z.looseObject(
     {

@@ -1,8 +1,7 @@
 import fastifyBasicAuth from '@fastify/basic-auth';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Account, AuthFailure } from '../accounts/accounts.js';
-import type { ListenerName } from '../config/listener-names.js';
-import type { Realm } from '../config/schema.js';
+import { type ListenerName, type Realm } from '../config/listener-table.js';
 import type { ListenerContext } from './listener-context.js';
 import type { Admission } from './request-pipeline.js';
 

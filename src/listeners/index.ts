@@ -1,4 +1,4 @@
-import type { ListenerName } from '../config/listener-names.js';
+import type { ListenerName } from '../config/listener-table.js';
 import { dataRoutes } from './data.js';
 import { healthRoutes } from './health.js';
 import type { RouteRegistrar } from './listener-server.js';

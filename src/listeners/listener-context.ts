@@ -1,7 +1,7 @@
 import type { AccountIndex, Authenticator } from '../accounts/accounts.js';
 import type { LoginThrottle } from '../accounts/login-throttle.js';
 import type { LoadedConfig } from '../config/assemble.js';
-import type { ListenerName } from '../config/listener-names.js';
+import type { ListenerName } from '../config/listener-table.js';
 import type { KeepdMetrics } from '../metrics/keepd-metrics.js';
 import type { DaemonSnapshot } from '../runtime/daemon-snapshot.js';
 import type { ReloadOutcome } from '../runtime/reload-outcome.js';

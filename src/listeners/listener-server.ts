@@ -2,7 +2,7 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { createServer as createHttpsServer, type Server as HttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
 import { fastify, LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { PORT_KEY, type ListenerName } from '../config/listener-names.js';
+import { LISTENERS, type ListenerName } from '../config/listener-table.js';
 import type { ListenerLimits, ListenerSettings } from '../config/listener-settings.js';
 import { errorCode } from '../support/errors.js';
 import { logs } from '../support/logger.js';
@@ -43,7 +43,7 @@ export function bindAddresses(host: string | undefined): string[] {
 
 function explainListenError(error: unknown, settings: ListenerSettings, address: string): string {
   const where = `the ${settings.name} listener cannot listen on ${address.includes(':') ? `[${address}]` : address}:${settings.port}`;
-  const portKey = PORT_KEY[settings.name];
+  const portKey = LISTENERS[settings.name].portKey;
   switch (errorCode(error)) {
     case 'EADDRINUSE':
       return `${where}: the port is already in use (another keepd or Domino REST API?). Stop that process or set ${portKey} to a free port`;

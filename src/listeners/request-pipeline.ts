@@ -1,8 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { VerificationOverloaded } from '../accounts/verification-limiter.js';
-import type { ListenerName } from '../config/listener-names.js';
-import type { Realm } from '../config/schema.js';
+import { type ListenerName, type Realm } from '../config/listener-table.js';
 import { logs } from '../support/logger.js';
 import { Throttled, unauthenticatedReason, unauthorizedBody } from './basic-auth-guard.js';
 import type { ListenerContext } from './listener-context.js';

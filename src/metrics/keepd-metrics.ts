@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import type { ListenerName } from '../config/listener-names.js';
+import type { ListenerName } from '../config/listener-table.js';
 import { VERSION } from '../support/package-info.js';
 import { RequestMetrics } from './request-metrics.js';
 

@@ -1,5 +1,4 @@
-import type { ListenerName } from '../config/listener-names.js';
-import type { Realm } from '../config/schema.js';
+import { type ListenerName, type Realm } from '../config/listener-table.js';
 import type { PublicCredential } from '../accounts/public-credentials.js';
 import { daysUntil, type CertificateSummary } from '../tls/certificate-summary.js';
 

@@ -8,9 +8,9 @@ import { VerificationCache } from '../accounts/verification-cache.js';
 import { VerificationLimiter } from '../accounts/verification-limiter.js';
 import { assembleConfig, type LoadedConfig } from '../config/assemble.js';
 import type { Environment } from '../config/env-layer.js';
-import { LISTENER_NAMES, perListener, type ListenerName } from '../config/listener-names.js';
+import { LISTENER_NAMES, perListener, type ListenerName, REALMS } from '../config/listener-table.js';
 import { resolveListenerSettings, type ListenerSettings } from '../config/listener-settings.js';
-import { REALMS, type KeepConfig } from '../config/schema.js';
+import type { KeepConfig } from '../config/schema.js';
 import { formatProblem } from '../config/problems.js';
 import { LISTENER_ROUTES } from '../listeners/index.js';
 import type { ListenerContext, RouteEntry } from '../listeners/listener-context.js';
@@ -31,7 +31,6 @@ export interface DaemonOptions {
   strict?: boolean;
 }
 
-export const DEFAULT_WATCH_DEBOUNCE_MS = 75;
 
 /** What to watch for a configuration: its directory, and TLS files that live elsewhere. */
 export function watchTargets(configDir: string, settings: ListenerSettings[]): WatchTargets {
@@ -68,7 +67,7 @@ interface ActiveConfig {
 
 function processMetricsEnabled(prepared: PreparedConfig): boolean {
   const { config } = prepared.loaded;
-  return config.processMetricsEnabled ?? config.jvmMetricsEnabled ?? true;
+  return config.processMetricsEnabled ?? config.jvmMetricsEnabled;
 }
 
 /**
@@ -294,15 +293,15 @@ export class Daemon implements ListenerContext {
       this.#watcher?.retarget(mergeTargets(this.#watcher.targets, targets), this.#watcher.debounceMs);
       return;
     }
-    const enabled = config.watch?.enabled !== false;
+    const enabled = config.watch.enabled;
     if (!enabled) {
       await this.#watcher?.close();
       this.#watcher = undefined;
     } else if (this.#watcher) {
-      this.#watcher.retarget(targets, config.watch?.debounceMs ?? DEFAULT_WATCH_DEBOUNCE_MS);
+      this.#watcher.retarget(targets, config.watch.debounceMs);
     } else {
       this.#watcher = await ConfigWatcher.start(targets, {
-        debounceMs: config.watch?.debounceMs ?? DEFAULT_WATCH_DEBOUNCE_MS,
+        debounceMs: config.watch.debounceMs,
         onChange: (reason) => void this.reload(`watch: ${reason}`).catch((error: unknown) => this.#log.error({ err: error }, 'reload failed')),
         log: this.#log,
       });

@@ -4,8 +4,8 @@ import { hostname as osHostname } from 'node:os';
 import path from 'node:path';
 import { createSecret } from '../accounts/secret.js';
 import { isLoopbackAddress, isWildcardAddress } from '../config/addresses.js';
-import { LISTENER_NAMES, REALM_OF, type ListenerName } from '../config/listener-names.js';
-import { REALMS, type KeepConfig, type Realm } from '../config/schema.js';
+import { LISTENER_NAMES, LISTENERS, type ListenerName, REALMS, type Realm } from '../config/listener-table.js';
+import type { KeepConfig } from '../config/schema.js';
 
 /** Files the first run writes into the configuration directory (git-ignored there). */
 export const FIRST_RUN_FILES = {
@@ -79,7 +79,7 @@ export async function generateFirstRun(configDir: string, hostname = osHostname(
   const { key, cert } = await selfSignedCertificate(hostname);
   const accounts = LISTENER_NAMES.map((listener): FirstRunAccount => ({
     listener,
-    realm: REALM_OF[listener],
+    realm: LISTENERS[listener].realm,
     user: FIRST_RUN_USERS[listener],
     password: randomBytes(18).toString('base64url'),
   }));
@@ -102,7 +102,7 @@ export async function generateFirstRun(configDir: string, hostname = osHostname(
   return { accounts, configFile, certFile };
 }
 
-const PATHS: Record<ListenerName, string> = { data: '/api/whoami', health: '/health', management: '/info', metrics: '/metrics' };
+
 
 function urlHost(address: string): string {
   return isWildcardAddress(address) || isLoopbackAddress(address) ? 'localhost' : address.includes(':') ? `[${address}]` : address;
@@ -122,7 +122,7 @@ export function firstRunBanner(firstRun: FirstRun, endpoints: Partial<Record<Lis
   for (const account of firstRun.accounts) {
     const endpoint = endpoints[account.listener];
     if (!endpoint) continue;
-    lines.push(`  curl --cacert '${firstRun.certFile}' -u '${account.user}:${account.password}' https://${urlHost(endpoint.address)}:${endpoint.port}${PATHS[account.listener]}`);
+    lines.push(`  curl --cacert '${firstRun.certFile}' -u '${account.user}:${account.password}' https://${urlHost(endpoint.address)}:${endpoint.port}${LISTENERS[account.listener].probe}`);
   }
   lines.push('');
   return `${lines.join('\n')}\n`;

@@ -1,4 +1,4 @@
-import type { ListenerName } from '../config/listener-names.js';
+import type { ListenerName } from '../config/listener-table.js';
 import type { PreparedListener } from './prepare.js';
 
 export type ListenerAction = 'start' | 'stop' | 'rebind' | 'swap-tls' | 'tune' | 'keep';

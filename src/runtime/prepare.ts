@@ -1,7 +1,7 @@
 import { indexAccounts, type AccountIndex } from '../accounts/accounts.js';
 import { isLoopbackAddress } from '../config/addresses.js';
 import type { LoadedConfig } from '../config/assemble.js';
-import { perListener, type ListenerName } from '../config/listener-names.js';
+import { perListener, type ListenerName } from '../config/listener-table.js';
 import { resolveListenerSettings, type ListenerSettings } from '../config/listener-settings.js';
 import { sourcesAt } from '../config/merge.js';
 import { formatPath, type ConfigProblem } from '../config/problems.js';

@@ -45,7 +45,7 @@ function isSecureVersion(name: string): name is SecureVersion {
 
 /**
  * The product's `enabledProtocols`, `removeInsecureProtocols` and `cipher` keys, as a Node TLS
- * policy. Default: TLS 1.2 and 1.3 with DEFAULT_CIPHERS. TLS 1.0/1.1 are served only when
+ * policy. Defaults (config/defaults.ts): TLS 1.2 and 1.3; an empty `cipher` means DEFAULT_CIPHERS. TLS 1.0/1.1 are served only when
  * enabled explicitly and not removed, with a warning.
  */
 export function resolveTlsPolicy(
@@ -57,9 +57,10 @@ export function resolveTlsPolicy(
     problems.push({ source: sourceOf(path), path: formatPath(path), message });
   };
   const warnings: string[] = [];
-  const enabled = new Set<SecureVersion>(['TLSv1.2', 'TLSv1.3']);
+  // Starts empty: the defaults layer enables TLS 1.2 and 1.3, and a file can switch either off.
+  const enabled = new Set<SecureVersion>();
 
-  for (const [name, on] of Object.entries(config.enabledProtocols ?? {})) {
+  for (const [name, on] of Object.entries(config.enabledProtocols)) {
     if (isSecureVersion(name)) {
       if (on) enabled.add(name);
       else enabled.delete(name);
@@ -69,7 +70,7 @@ export function resolveTlsPolicy(
       problem(['enabledProtocols', name], `unknown protocol; expected one of ${PROTOCOLS.join(', ')}`);
     }
   }
-  for (const [name, remove] of Object.entries(config.removeInsecureProtocols ?? {})) {
+  for (const [name, remove] of Object.entries(config.removeInsecureProtocols)) {
     if (isSecureVersion(name)) {
       if (remove) enabled.delete(name);
     } else if (!UNSERVABLE.has(name)) {
@@ -88,7 +89,7 @@ export function resolveTlsPolicy(
 
   const chosen: string[] = [];
   const dropped = new Set<string>();
-  for (const [name, on] of Object.entries(config.cipher ?? {})) {
+  for (const [name, on] of Object.entries(config.cipher)) {
     const openssl = opensslCipherName(name);
     if (openssl === undefined) {
       problem(['cipher', name], 'unknown cipher suite; use IANA names such as TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 (or OpenSSL names)');

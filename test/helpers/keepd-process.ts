@@ -1,7 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { after } from 'node:test';
-import type { ListenerName } from '../../src/config/listener-names.js';
+import type { ListenerName } from '../../src/config/listener-table.js';
 import { CLI } from './paths.js';
 
 export interface LogLine {
