@@ -16,13 +16,13 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { fastify } from 'fastify';
-import { Authenticator, indexAccounts } from '../src/accounts/accounts.js';
+import { indexAccounts } from '../src/accounts/accounts.js';
 import { LoginThrottle } from '../src/accounts/login-throttle.js';
 import { createSecret } from '../src/accounts/secret.js';
 import { VerificationCache } from '../src/accounts/verification-cache.js';
 import { VerificationLimiter } from '../src/accounts/verification-limiter.js';
-import { guardWithBasicAuth } from '../src/listeners/basic-auth-guard.js';
+import { authenticate, type AuthGate, type AuthOutcome } from '../src/listeners/authentication.js';
+import { KeepdMetrics } from '../src/metrics/keepd-metrics.js';
 import { freePortFor } from './lib/free-port.js';
 import { has, median, parseAb, parseSTime, parseWrk, pinned, run, spread } from './lib/measure-tools.js';
 import { CLI, REPO_ROOT, summarize, TLS_FIXTURES } from './lib/spawn-keepd.js';
@@ -284,36 +284,41 @@ while (!burstState.over) duringBurst.push((await get(ports.HEALTHCHECKPORT, '/he
 agent.destroy();
 await stop(keepd);
 
-// The cost of a repeated credential over no authentication: keepd's real guard (the
-// @fastify/basic-auth hook with keepd's validate) called directly with a cached credential, in
-// CPU time per call. (Fastify's inject() would include the hook dispatch, but it leaks about 9 KB
-// per call in this Fastify version, so it cannot run long enough to be measured.)
-log('auth overhead: the guard hook on a cached credential, in-process');
+// The cost of a repeated credential over no authentication: keepd's real authentication
+// (listeners/authentication.ts: parse, throttle, cache) called directly with a cached credential,
+// in CPU time per call. (Fastify's inject() would include the hook dispatch, but it leaks about
+// 9 KB per call in this Fastify version, so it cannot run long enough to be measured.)
+log('auth overhead: authenticate() on a cached credential, in-process');
 const index = indexAccounts({ healthcheckAPI: { [USER]: { active: true, secret: await createSecret(PASSWORD) } }, managementAPI: {}, metricsAPI: {}, singleDbModeUsers: {} });
-const authenticator = new Authenticator(new VerificationCache(), new VerificationLimiter({ concurrency: 4, queueLimit: 200 }));
-const throttle = new LoginThrottle({ enabled: true, maxFailures: 10, windowSeconds: 60, exemptLoopback: false });
-const guardedApp = fastify();
-await guardWithBasicAuth(guardedApp, 'health', 'healthcheckAPI', { authenticator, accounts: () => index, throttle: () => throttle });
-guardedApp.get('/health', () => healthBody);
-await guardedApp.ready();
-if ((await guardedApp.inject({ url: '/health', headers: { authorization: AUTH } })).statusCode !== 200) throw new Error('the guard refused the bench account');
-const fakeRequest = { headers: { authorization: AUTH }, ip: '127.0.0.1', account: null };
-const fakeReply = { header: () => fakeReply, headers: () => fakeReply };
-const guard = guardedApp.basicAuth as unknown as (req: object, rep: object, done: (error?: Error) => void) => void;
+const gate: AuthGate = {
+  listener: 'health',
+  realm: 'healthcheckAPI',
+  accounts: () => index,
+  cache: new VerificationCache(),
+  limiter: new VerificationLimiter(() => ({ concurrency: 4, queueLimit: 200 })),
+  throttle: new LoginThrottle(() => ({ enabled: true, maxFailures: 10, windowSeconds: 60, exemptLoopback: false })),
+  metrics: new KeepdMetrics(),
+};
+const warm = await authenticate(gate, AUTH, '127.0.0.1');
+if (warm.kind !== 'ok') throw new Error('authentication refused the bench account');
+const guard = (done: (outcome: AuthOutcome) => void): void => {
+  const outcome = authenticate(gate, AUTH, '127.0.0.1');
+  if (outcome instanceof Promise) void outcome.then(done);
+  else done(outcome);
+};
 const overheads: number[] = [];
 for (let round = 0; round < 11; round++) {
   let failures = 0;
   const before = process.cpuUsage();
   for (let i = 0; i < 100_000; i++) {
-    guard(fakeRequest, fakeReply, (error) => {
-      if (error) failures++;
+    guard((outcome) => {
+      if (outcome.kind !== 'ok') failures++;
     });
   }
   const used = process.cpuUsage(before);
   if (failures > 0) throw new Error('the guard refused a cached credential');
   overheads.push((used.user + used.system) / 100_000);
 }
-await guardedApp.close();
 await rm(work, { recursive: true, force: true });
 
 // --- report --------------------------------------------------------------------------------

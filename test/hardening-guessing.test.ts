@@ -185,7 +185,7 @@ describe('public example credentials', () => {
   it('stop keepd from starting with --strict or "strict": true', async () => {
     const flag = await startKeepd(await publicDir(), { expect: 0, args: ['--strict'] });
     assert.equal(await flag.exited, 2);
-    assert.match(flag.stderr(), /^keepd: cannot start:\n {2}- strict: account "Doctor Notes" of identity\.managementAPI \(management listener\) has a password published/);
+    assert.match(flag.stderr(), /^keepd: the configuration in .* has 2 problem\(s\):\n {2}- strict: account "Doctor Notes" of identity\.managementAPI \(management listener\) has a password published/);
     assert.match(flag.stderr(), /account "metrics" of identity\.metricsAPI/);
     const configured = await failedStart(await publicDir({ strict: true }));
     assert.equal(configured.code, 2);

@@ -15,7 +15,7 @@ function fail(throttle: LoginThrottle, address: string, user = 'probe'): number 
 describe('login throttle', () => {
   it('blocks a client for one window after maxFailures failures, and only that client', () => {
     let now = 1_000_000;
-    const throttle = new LoginThrottle(settings, () => now);
+    const throttle = new LoginThrottle(() => settings, () => now);
     fail(throttle, '10.0.0.1');
     fail(throttle, '10.0.0.1');
     assert.equal(throttle.retryAfterSeconds('10.0.0.1'), 0);
@@ -32,7 +32,7 @@ describe('login throttle', () => {
   });
 
   it('counts attempts still being verified: parallel guesses cannot overtake the limit', () => {
-    const throttle = new LoginThrottle(settings);
+    const throttle = new LoginThrottle(() => settings);
     assert.equal(throttle.begin('10.0.0.9'), 0);
     assert.equal(throttle.begin('10.0.0.9'), 0);
     assert.equal(throttle.begin('10.0.0.9'), 0);
@@ -43,7 +43,7 @@ describe('login throttle', () => {
 
   it('forgets failures older than the window, and a client’s failures after it logs in to that account', () => {
     let now = 0;
-    const throttle = new LoginThrottle(settings, () => now);
+    const throttle = new LoginThrottle(() => settings, () => now);
     fail(throttle, '10.0.0.1');
     fail(throttle, '10.0.0.1');
     now += 61_000;
@@ -57,7 +57,7 @@ describe('login throttle', () => {
   });
 
   it('does not let one valid account reset the failures on others', () => {
-    const throttle = new LoginThrottle(settings);
+    const throttle = new LoginThrottle(() => settings);
     fail(throttle, '10.0.0.7', 'admin');
     fail(throttle, '10.0.0.7', 'admin');
     throttle.succeeded('10.0.0.7', 'my-own-account');
@@ -66,8 +66,8 @@ describe('login throttle', () => {
   });
 
   it('exempts loopback only when configured', () => {
-    const strict = new LoginThrottle(settings);
-    const lenient = new LoginThrottle({ ...settings, exemptLoopback: true });
+    const strict = new LoginThrottle(() => settings);
+    const lenient = new LoginThrottle(() => ({ ...settings, exemptLoopback: true }));
     for (let i = 0; i < 3; i++) {
       fail(strict, '127.0.0.1');
       fail(lenient, '::1');
@@ -76,7 +76,7 @@ describe('login throttle', () => {
     assert.ok(strict.retryAfterSeconds('127.0.0.1') > 0);
     assert.equal(lenient.retryAfterSeconds('::1'), 0);
     assert.equal(lenient.retryAfterSeconds('127.0.0.5'), 0);
-    const off = new LoginThrottle({ ...settings, enabled: false });
+    const off = new LoginThrottle(() => ({ ...settings, enabled: false }));
     for (let i = 0; i < 5; i++) fail(off, '10.0.0.1');
     assert.equal(off.retryAfterSeconds('10.0.0.1'), 0);
   });
@@ -88,7 +88,7 @@ describe('login throttle', () => {
     assert.equal(clientKey('2001:db8::1'), '2001:db8:0:0::/64');
     assert.ok(isLoopbackAddress('::ffff:127.0.0.1'));
     assert.ok(!isLoopbackAddress('10.0.0.1'));
-    const throttle = new LoginThrottle(settings);
+    const throttle = new LoginThrottle(() => settings);
     for (const host of ['2001:db8:1:2::a', '2001:db8:1:2::b', '2001:db8:1:2::c']) fail(throttle, host);
     assert.ok(throttle.retryAfterSeconds('2001:db8:1:2::d') > 0, 'rotating inside the /64 does not help');
   });

@@ -1,9 +1,7 @@
 import { hash } from 'node:crypto';
 import type { KeepConfig } from '../config/schema.js';
 import { REALMS, type Realm } from '../config/listener-table.js';
-import { parseSecret, unmatchableSecret, verifyPassword, type SaltedSecret } from './secret.js';
-import type { VerificationCache } from './verification-cache.js';
-import type { VerificationLimiter } from './verification-limiter.js';
+import { parseSecret, type SaltedSecret } from './secret.js';
 
 export interface Account {
   readonly realm: Realm;
@@ -47,57 +45,4 @@ export function countAccounts(index: AccountIndex): Record<Realm, number> {
     metricsAPI: count('metricsAPI'),
     singleDbModeUsers: count('singleDbModeUsers'),
   };
-}
-
-export type PasswordVerifier = (secret: SaltedSecret, password: string) => Promise<boolean>;
-
-export type AuthFailure = 'unknown_user' | 'wrong_password' | 'inactive';
-export type AuthOutcome = { ok: true; account: Account; cached: boolean } | { ok: false; reason: AuthFailure };
-
-/**
- * Who is this, in this realm, with this password? Unknown users and inactive accounts cost the
- * same PBKDF2 as a wrong password, so response time does not tell them apart. Cached credentials
- * answer at once; every PBKDF2 goes through the limiter, which may throw VerificationOverloaded.
- */
-export class Authenticator {
-  readonly #cache: VerificationCache;
-  readonly #limiter: VerificationLimiter;
-  readonly #verify: PasswordVerifier;
-  readonly #dummy = unmatchableSecret();
-
-  constructor(cache: VerificationCache, limiter: VerificationLimiter, verify: PasswordVerifier = verifyPassword) {
-    this.#cache = cache;
-    this.#limiter = limiter;
-    this.#verify = (secret, password) => limiter.run(() => verify(secret, password));
-  }
-
-  get limiter(): VerificationLimiter {
-    return this.#limiter;
-  }
-
-  /**
-   * The synchronous fast path: the account, when this exact credential verified before against
-   * the account's current secret and the account is active; otherwise undefined (call authenticate).
-   */
-  cached(index: AccountIndex, realm: Realm, user: string, password: string): Account | undefined {
-    const account = index.get(realm)?.get(user);
-    if (!account?.active) return undefined;
-    return this.#cache.has(this.#cache.entryFor(realm, user, account.secretTag, password)) ? account : undefined;
-  }
-
-  async authenticate(index: AccountIndex, realm: Realm, user: string, password: string): Promise<AuthOutcome> {
-    const account = index.get(realm)?.get(user);
-    if (!account) {
-      await this.#verify(this.#dummy, password);
-      return { ok: false, reason: 'unknown_user' };
-    }
-    const entry = this.#cache.entryFor(realm, user, account.secretTag, password);
-    if (account.active && this.#cache.has(entry)) return { ok: true, account, cached: true };
-
-    const matches = await this.#verify(account.secret, password);
-    if (!account.active) return { ok: false, reason: 'inactive' };
-    if (!matches) return { ok: false, reason: 'wrong_password' };
-    this.#cache.add(entry);
-    return { ok: true, account, cached: false };
-  }
 }

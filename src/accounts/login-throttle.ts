@@ -47,25 +47,23 @@ export function clientKey(address: string): string {
  * accounts: one valid account must not let a client keep guessing the others.
  */
 export class LoginThrottle {
-  #settings: ThrottleSettings;
+  /** Read at every use: the configuration in use decides, and a reload has nothing to copy here. */
+  readonly #settings: () => ThrottleSettings;
   readonly #clients = new Map<string, ClientRecord>();
   readonly #now: () => number;
 
-  constructor(settings: ThrottleSettings, now: () => number = Date.now) {
+  constructor(settings: () => ThrottleSettings, now: () => number = Date.now) {
     this.#settings = settings;
     this.#now = now;
   }
 
-  configure(settings: ThrottleSettings): void {
-    this.#settings = settings;
-  }
-
   #applies(address: string): boolean {
-    return this.#settings.enabled && !(this.#settings.exemptLoopback && isLoopbackAddress(address));
+    const { enabled, exemptLoopback } = this.#settings();
+    return enabled && !(exemptLoopback && isLoopbackAddress(address));
   }
 
   #windowMs(): number {
-    return this.#settings.windowSeconds * 1000;
+    return this.#settings().windowSeconds * 1000;
   }
 
   /** The client's record, started afresh when its window is over. */
@@ -95,7 +93,7 @@ export class LoginThrottle {
     const now = this.#now();
     const record = this.#record(clientKey(address), now);
     if (record.blockedUntil > now) return Math.ceil((record.blockedUntil - now) / 1000);
-    if (record.failures + record.pending >= this.#settings.maxFailures) return 1;
+    if (record.failures + record.pending >= this.#settings().maxFailures) return 1;
     record.pending++;
     return 0;
   }
@@ -110,12 +108,15 @@ export class LoginThrottle {
     if (result === 'failure') {
       record.failures++;
       if (record.failedUsers.size < MAX_FAILED_USERS) record.failedUsers.add(user);
-      if (record.failures >= this.#settings.maxFailures) record.blockedUntil = now + this.#windowMs();
+      if (record.failures >= this.#settings().maxFailures) record.blockedUntil = now + this.#windowMs();
       this.#clients.delete(key); // re-insert: the Map's order is the eviction order
       this.#clients.set(key, record);
       this.#evict(now);
     } else if (result === 'success') {
       this.succeeded(address, user);
+    } else if (record.failures === 0 && record.pending === 0) {
+      // A verification that never ran (overload) leaves nothing behind to evict later.
+      this.#clients.delete(key);
     }
   }
 

@@ -48,12 +48,14 @@ function verdictFor(stored: string, secret: SaltedSecret): Promise<boolean> {
  * Accounts (active or not) whose secret a public password opens. Costs up to one PBKDF2 per
  * public password for each secret not seen before, one at a time, off the event loop.
  */
-export async function findPublicCredentials(accounts: AccountIndex): Promise<PublicCredential[]> {
+export async function findPublicCredentials(accounts: AccountIndex, onProgress: (checked: number) => void = () => undefined): Promise<PublicCredential[]> {
   const found: PublicCredential[] = [];
+  let checked = 0;
   for (const listener of LISTENER_NAMES) {
     const realm = LISTENERS[listener].realm;
     for (const account of accounts.get(realm)?.values() ?? []) {
       if (await verdictFor(account.storedSecret, account.secret)) found.push({ listener, realm, account: account.name });
+      onProgress(++checked);
     }
   }
   return found;

@@ -1,6 +1,6 @@
 /** A new credential arrived while every verification slot and queue place was taken. */
 export class VerificationOverloaded extends Error {
-  /** Not 401: @fastify/basic-auth turns errors without a status into 401 challenges. */
+  /** Service unavailable: the listener's error handler answers it 503 with Retry-After. */
   readonly statusCode = 503;
   constructor() {
     super('too many password verifications in progress');
@@ -18,17 +18,13 @@ export interface LimiterSettings {
  * credentials. Cached credentials never come here.
  */
 export class VerificationLimiter {
-  #settings: LimiterSettings;
+  /** Read at every use: the configuration in use decides. */
+  readonly #settings: () => LimiterSettings;
   #running = 0;
   readonly #waiting: (() => void)[] = [];
 
-  constructor(settings: LimiterSettings) {
+  constructor(settings: () => LimiterSettings) {
     this.#settings = settings;
-  }
-
-  configure(settings: LimiterSettings): void {
-    this.#settings = settings;
-    this.#drain();
   }
 
   get queued(): number {
@@ -41,8 +37,9 @@ export class VerificationLimiter {
 
   /** Runs `work` when a slot is free; rejects with VerificationOverloaded when the queue is full. */
   async run<T>(work: () => Promise<T>): Promise<T> {
-    if (this.#running >= this.#settings.concurrency) {
-      if (this.#waiting.length >= this.#settings.queueLimit) throw new VerificationOverloaded();
+    const { concurrency, queueLimit } = this.#settings();
+    if (this.#running >= concurrency) {
+      if (this.#waiting.length >= queueLimit) throw new VerificationOverloaded();
       await new Promise<void>((resolve) => this.#waiting.push(resolve));
     } else {
       this.#running++;
@@ -55,14 +52,10 @@ export class VerificationLimiter {
   }
 
   #release(): void {
-    // The slot passes straight to the next waiter, unless the concurrency was lowered meanwhile.
-    const next = this.#running <= this.#settings.concurrency ? this.#waiting.shift() : undefined;
-    if (next) next();
-    else this.#running--;
-  }
-
-  #drain(): void {
-    while (this.#running < this.#settings.concurrency) {
+    this.#running--;
+    // Hand free slots to waiters; more than one when the concurrency was raised meanwhile, none
+    // when it was lowered below what runs.
+    while (this.#running < this.#settings().concurrency) {
       const next = this.#waiting.shift();
       if (!next) return;
       this.#running++;

@@ -1,10 +1,8 @@
-import { assembleConfig } from '../config/assemble.js';
-import { saltPlatformPassword } from '../accounts/platform-secret.js';
 import { maskConfig } from '../config/mask.js';
 import { formatProblem, type ConfigProblem } from '../config/problems.js';
 import { listSources } from '../config/provenance.js';
 import { describePublicCredential, findPublicCredentials } from '../accounts/public-credentials.js';
-import { prepareConfig } from '../runtime/prepare.js';
+import { loadConfiguration } from '../runtime/reload.js';
 import { EXIT, type CliContext } from './context.js';
 
 export function formatProblems(configDir: string, problems: readonly ConfigProblem[]): string {
@@ -17,18 +15,13 @@ export function formatProblems(configDir: string, problems: readonly ConfigProbl
  * public passwords), then the masked effective config on stdout; warnings on stderr.
  */
 export async function checkCommand(ctx: CliContext, configDir: string, withSources: boolean, strict: boolean): Promise<number> {
-  const result = await assembleConfig(configDir, ctx.env, saltPlatformPassword);
-  const preparation = result.ok ? await prepareConfig(result.loaded) : result;
+  const preparation = await loadConfiguration(configDir, ctx.env, strict);
   if (!preparation.ok) {
     ctx.stderr(formatProblems(configDir, preparation.problems));
     return EXIT.usage;
   }
   const { loaded, warnings, accounts } = preparation.prepared;
   const publicPasswords = (await findPublicCredentials(accounts)).map(describePublicCredential);
-  if (publicPasswords.length > 0 && (strict || loaded.config.strict)) {
-    ctx.stderr(formatProblems(configDir, publicPasswords.map((message) => ({ source: 'strict', message }))));
-    return EXIT.usage;
-  }
   for (const warning of [...warnings, ...publicPasswords]) ctx.stderr(`keepd: warning: ${warning}\n`);
   const masked = maskConfig(loaded.merged);
   const output = withSources ? listSources(masked, loaded.sources) : masked;

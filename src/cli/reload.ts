@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import type { ReloadOutcome } from '../runtime/reload-outcome.js';
+import type { ReloadOutcome } from '../listeners/reload-outcome.js';
 import { EXIT, type CliContext } from './context.js';
 import { callManagement, ManagementClientError, managementTargetFromConfig, type ManagementTarget } from './management-client.js';
 import { readPassword } from './read-password.js';

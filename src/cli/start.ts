@@ -1,23 +1,17 @@
-import { assembleConfig } from '../config/assemble.js';
-import { saltPlatformPassword } from '../accounts/platform-secret.js';
 import { perListener } from '../config/listener-table.js';
 import { Daemon, StartupError } from '../runtime/daemon.js';
 import { firstRunBanner, generateFirstRun, needsFirstRun, type FirstRun } from '../runtime/first-run.js';
 import { createLogger } from '../support/logger.js';
-import { prepareConfig } from '../runtime/prepare.js';
+import { loadConfiguration } from '../runtime/reload.js';
 import { handleSignals } from '../runtime/signals.js';
 import { formatProblems } from './check.js';
 import { EXIT, type CliContext } from './context.js';
 
 /** `keepd start`: assemble, prepare (TLS included), first run if needed, bind, serve until stopped. */
 export async function startCommand(ctx: CliContext, configDir: string, strict: boolean): Promise<number> {
-  let assembled = await assembleConfig(configDir, ctx.env, saltPlatformPassword);
-  if (!assembled.ok) {
-    ctx.stderr(formatProblems(configDir, assembled.problems));
-    return EXIT.usage;
-  }
+  let loaded = await loadConfiguration(configDir, ctx.env, strict);
   let firstRun: FirstRun | undefined;
-  if (needsFirstRun(assembled.loaded.config)) {
+  if (loaded.ok && needsFirstRun(loaded.prepared.loaded.config)) {
     try {
       firstRun = await generateFirstRun(configDir);
     } catch (error) {
@@ -27,17 +21,13 @@ export async function startCommand(ctx: CliContext, configDir: string, strict: b
       );
       return EXIT.failed;
     }
-    assembled = await assembleConfig(configDir, ctx.env, saltPlatformPassword);
-    if (!assembled.ok) {
-      ctx.stderr(formatProblems(configDir, assembled.problems));
-      return EXIT.usage;
-    }
+    loaded = await loadConfiguration(configDir, ctx.env, strict);
   }
-  const preparation = await prepareConfig(assembled.loaded);
-  if (!preparation.ok) {
-    ctx.stderr(formatProblems(configDir, preparation.problems));
+  if (!loaded.ok) {
+    ctx.stderr(formatProblems(configDir, loaded.problems));
     return EXIT.usage;
   }
+  const preparation = loaded;
 
   const logger = await createLogger({ level: preparation.prepared.loaded.config.LOG_LEVEL, pretty: process.stdout.isTTY });
   let daemon: Daemon;

@@ -1,12 +1,48 @@
+import { requireAccount, type AuthGate } from './authentication.js';
 import type { RouteRegistrar } from './listener-server.js';
+import { healthReport, type DaemonSnapshot } from './status-reports.js';
+
+export interface HealthContext {
+  readonly auth: AuthGate;
+  /** The daemon's state now. */
+  snapshot(): DaemonSnapshot;
+  /** Bumped whenever something /health reports changes. */
+  stateVersion(): number;
+}
 
 /**
- * The health listener (HEALTHCHECKPORT, realm healthcheckAPI): GET and HEAD /health.
- * 200 while every enabled listener is up, 503 otherwise; the body says why (see README).
+ * The /health answer, serialized once per state version and second: probes and benchmarks ask
+ * many times a second, and the report (certificate days, timestamps) changes at most that often.
  */
-export const healthRoutes: RouteRegistrar = (app, ctx) => {
-  app.get('/health', (_request, reply) => {
-    const { statusCode, json } = ctx.health();
-    return reply.code(statusCode).type('application/json; charset=utf-8').send(json);
-  });
-};
+export class HealthCache {
+  #key = '';
+  #answer = { statusCode: 200, json: '' };
+
+  constructor(private readonly ctx: Omit<HealthContext, 'auth'>) {}
+
+  answer(now = Date.now()): { statusCode: number; json: string } {
+    const key = `${this.ctx.stateVersion()}:${Math.floor(now / 1000)}`;
+    if (this.#key !== key) {
+      const report = healthReport(this.ctx.snapshot(), now);
+      this.#answer = { statusCode: report.statusCode, json: JSON.stringify(report.body) };
+      this.#key = key;
+    }
+    return this.#answer;
+  }
+}
+
+/**
+ * The health listener (HEALTHCHECKPORT, realm healthcheckAPI). A request: security headers and
+ * Basic auth (authentication.ts), then GET/HEAD /health: 200 while every enabled listener is up,
+ * 503 otherwise; the body says why (docs/endpoints.md).
+ */
+export function healthRoutes(ctx: HealthContext): RouteRegistrar {
+  const cache = new HealthCache(ctx);
+  return (app, { headers }) => {
+    requireAccount(app, ctx.auth, headers);
+    app.get('/health', (_request, reply) => {
+      const { statusCode, json } = cache.answer();
+      return reply.code(statusCode).type('application/json; charset=utf-8').send(json);
+    });
+  };
+}

@@ -1,62 +1,53 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
-import { fastify, LogController, type FastifyInstance } from 'fastify';
+import { fastify, LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { LISTENERS, type ListenerName } from '../config/listener-table.js';
+import type { ListenerName } from '../config/listener-table.js';
 import type { ListenerLimits, ListenerSettings } from '../config/listener-settings.js';
+import { VerificationOverloaded } from '../accounts/verification-limiter.js';
+import type { RequestMetrics } from '../metrics/request-metrics.js';
 import { errorCode } from '../support/errors.js';
+import { bindAddresses, explainListenError, ListenError } from './bind-address.js';
 import { logs } from '../support/logger.js';
-import type { PreparedListener } from '../runtime/prepare.js';
 import type { TlsMaterial } from '../tls/load-tls-material.js';
 import type { TlsPolicy } from '../tls/tls-policy.js';
-import { guardWithBasicAuth } from './basic-auth-guard.js';
-import type { ListenerContext, RouteEntry } from './listener-context.js';
-import { installNotFound, installRequestPipeline } from './request-pipeline.js';
+import { errorBody } from './authentication.js';
+import type { PreparedListener } from './prepared-listener.js';
 
-export type RouteRegistrar = (app: FastifyInstance, ctx: ListenerContext) => void;
+export interface RouteEntry {
+  method: string;
+  url: string;
+}
+
+/**
+ * A listener's own part (one file per listener): it installs authentication first
+ * (requireAccount, with `headers`), then its routes.
+ */
+export type RouteRegistrar = (app: FastifyInstance, setup: { headers: Readonly<Record<string, string>> }) => void;
 
 export interface ListenerServerOptions {
   prepared: PreparedListener;
   policy: TlsPolicy;
   logger: Logger;
-  ctx: ListenerContext;
+  requests: RequestMetrics;
   routes: RouteRegistrar;
 }
 
-/** An expected startup failure (port in use, bad address): one clear sentence, no stack trace. */
-export class ListenError extends Error {}
+/** How long a browser may remember to use TLS for this host (one year, no subdomains). */
+export const HSTS = 'max-age=31536000';
+
+/** Listeners whose answers must never sit in a cache (and every 401, anywhere). */
+const NO_STORE_LISTENERS: ReadonlySet<ListenerName> = new Set(['management', 'health']);
+
+function securityHeaders(listener: ListenerName, tls: boolean): Record<string, string> {
+  const headers: Record<string, string> = { 'x-content-type-options': 'nosniff' };
+  if (tls) headers['strict-transport-security'] = HSTS;
+  if (NO_STORE_LISTENERS.has(listener)) headers['cache-control'] = 'no-store';
+  return headers;
+}
 
 export function secureServerOptions(material: TlsMaterial, policy: TlsPolicy): HttpsOptions {
   return { ...material.options, minVersion: policy.minVersion, maxVersion: policy.maxVersion, ciphers: policy.ciphers, honorCipherOrder: true };
-}
-
-/**
- * Explicit addresses only: Fastify's `localhost` starts hidden extra servers that a later
- * setSecureContext would not reach. No HOST means all interfaces ("::" also takes IPv4 on a
- * dual-stack host; "0.0.0.0" where IPv6 is off).
- */
-export function bindAddresses(host: string | undefined): string[] {
-  if (host === undefined) return ['::', '0.0.0.0'];
-  if (host === 'localhost') return ['127.0.0.1'];
-  return [host];
-}
-
-function explainListenError(error: unknown, settings: ListenerSettings, address: string): string {
-  const where = `the ${settings.name} listener cannot listen on ${address.includes(':') ? `[${address}]` : address}:${settings.port}`;
-  const portKey = LISTENERS[settings.name].portKey;
-  switch (errorCode(error)) {
-    case 'EADDRINUSE':
-      return `${where}: the port is already in use (another keepd or Domino REST API?). Stop that process or set ${portKey} to a free port`;
-    case 'EACCES':
-      return `${where}: permission denied; ports below 1024 need root or CAP_NET_BIND_SERVICE, so choose a port above 1023 with ${portKey}`;
-    case 'EADDRNOTAVAIL':
-      return `${where}: this machine has no such address; fix HOST`;
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return `${where}: cannot resolve the host name; set HOST to an IP address`;
-    default:
-      return `${where}: ${error instanceof Error ? error.message : String(error)}`;
-  }
 }
 
 function serverTimeouts(limits: ListenerLimits) {
@@ -75,7 +66,8 @@ function serverTimeouts(limits: ListenerLimits) {
 /** One listener: its own Fastify instance, server, TLS context, limits and Basic-auth realm. */
 export class ListenerServer {
   readonly name: ListenerName;
-  readonly settings: ListenerSettings;
+  #settings: ListenerSettings;
+  #policy: TlsPolicy;
   readonly scheme: 'http' | 'https';
   readonly routes: RouteEntry[] = [];
   #tls: TlsMaterial | undefined;
@@ -88,7 +80,8 @@ export class ListenerServer {
   private constructor(options: ListenerServerOptions) {
     const { prepared, policy, logger } = options;
     this.name = prepared.settings.name;
-    this.settings = prepared.settings;
+    this.#settings = prepared.settings;
+    this.#policy = policy;
     this.#tls = prepared.tls;
     this.scheme = prepared.tls ? 'https' : 'http';
     const { tls } = prepared;
@@ -120,19 +113,47 @@ export class ListenerServer {
     this.#app.removeContentTypeParser('text/plain');
   }
 
-  /** Order matters: the pipeline and guard before the routes and the 404 handler. */
-  async #setup(ctx: ListenerContext, routes: RouteRegistrar): Promise<void> {
-    const admission = installRequestPipeline(this.#app, ctx, { listener: this.name, realm: this.settings.realm, tls: this.#tls !== undefined });
+  /**
+   * What every request goes through, in order: the listener's onRequest hook (security headers,
+   * trace line, authentication: authentication.ts), its route, then onResponse (request metrics,
+   * debug access log). Errors: 4xx as they are, 503 on verification overload, 5xx logged and
+   * answered without detail; unknown routes 404 JSON (after authentication: strangers learn nothing).
+   */
+  #setup(options: ListenerServerOptions): void {
+    const { name } = this;
+    const headers = securityHeaders(name, this.#tls !== undefined);
     this.#app.addHook('onRoute', (route) => {
       for (const method of [route.method].flat()) this.routes.push({ method, url: route.url });
     });
-    await guardWithBasicAuth(this.#app, this.name, this.settings.realm, ctx, admission);
-    routes(this.#app, ctx);
-    installNotFound(this.#app, this.name);
+    this.#app.addHook('onResponse', (request, reply, done) => {
+      options.requests.record(name, request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000);
+      if (logs(request.log, 'debug')) {
+        request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, account: request.account?.name, ms: Math.round(reply.elapsedTime * 10) / 10, remoteAddress: request.ip }, 'request');
+      }
+      done();
+    });
+    this.#app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      void reply.headers(headers); // an error before the onRequest hook ran
+      if (error instanceof VerificationOverloaded) {
+        return reply.code(503).header('retry-after', '1').send(errorBody(503, 'too many new credentials being verified; retry in a second'));
+      }
+      const statusCode = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
+      if (statusCode >= 500) {
+        request.log.error({ err: error, method: request.method, url: request.url }, 'request failed');
+        return reply.code(statusCode).send(errorBody(statusCode, 'internal error; see the keepd log'));
+      }
+      return reply.code(statusCode).send(errorBody(statusCode, error.message));
+    });
+    options.routes(this.#app, { headers });
+    this.#app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
+      void reply.code(404).send(errorBody(404, `no route ${request.method} ${request.url.split('?')[0] ?? ''} on the ${name} listener`));
+    });
   }
 
   /** The limits a running server can take without a new socket (see planListenerChange). */
   tune(limits: ListenerLimits): void {
+    // Kept in the settings too: the next reload compares against what runs.
+    this.#settings = { ...this.#settings, limits };
     const timeouts = serverTimeouts(limits);
     this.#server.headersTimeout = timeouts.headersTimeout;
     this.#server.requestTimeout = timeouts.requestTimeout;
@@ -143,7 +164,7 @@ export class ListenerServer {
   /** Builds the listener and binds it; rejects with a ListenError that names listener, address and port. */
   static async start(options: ListenerServerOptions): Promise<ListenerServer> {
     const listener = new ListenerServer(options);
-    await listener.#setup(options.ctx, options.routes);
+    listener.#setup(options);
     await listener.#listen();
     return listener;
   }
@@ -178,6 +199,15 @@ export class ListenerServer {
     this.#log.level = level;
   }
 
+  get settings(): ListenerSettings {
+    return this.#settings;
+  }
+
+  /** The TLS protocols and ciphers the server was built or last swapped with. */
+  get policy(): TlsPolicy {
+    return this.#policy;
+  }
+
   get address(): string {
     return this.#address;
   }
@@ -201,6 +231,7 @@ export class ListenerServer {
     // resuming their sessions across a certificate renewal instead of all paying a full handshake.
     this.#server.setSecureContext({ ...secureServerOptions(material, policy), ticketKeys: this.#server.getTicketKeys() });
     this.#tls = material;
+    this.#policy = policy;
   }
 
   /**

@@ -3,10 +3,32 @@ import { z } from 'zod';
 import { createSecret, parseSecret, verifyPassword } from '../accounts/secret.js';
 import { maskConfig } from '../config/mask.js';
 import { listSources } from '../config/provenance.js';
-import { infoReport } from '../runtime/daemon-snapshot.js';
-import type { ReloadOutcome } from '../runtime/reload-outcome.js';
-import type { ListenerContext } from './listener-context.js';
-import type { RouteRegistrar } from './listener-server.js';
+import type { VerificationLimiter } from '../accounts/verification-limiter.js';
+import type { LoadedConfig } from '../config/assemble.js';
+import type { ListenerName } from '../config/listener-table.js';
+import { requireAccount, type AuthGate } from './authentication.js';
+import type { RouteEntry, RouteRegistrar } from './listener-server.js';
+import type { ReloadOutcome, ReloadRequest } from './reload-outcome.js';
+import { infoReport, type DaemonSnapshot } from './status-reports.js';
+
+/** What the management listener may ask of the running daemon; read live, per request. */
+export interface ManagementContext {
+  readonly auth: AuthGate;
+  /** Bounds PBKDF2 work: /encode, /decode and /shutdown share it with the logins. */
+  readonly limiter: VerificationLimiter;
+  /** The configuration in use (unmasked: mask before answering). */
+  config(): LoadedConfig;
+  snapshot(): DaemonSnapshot;
+  routes(): Record<ListenerName, RouteEntry[]>;
+  /**
+   * Re-assembles the configuration from disk. When it is valid, `answer` runs first (so that a
+   * caller on a listener that is about to be rebound still gets its response) and the change is
+   * applied after it; when it is not, nothing changes.
+   */
+  reload(request: ReloadRequest): Promise<ReloadOutcome>;
+  /** Graceful stop: drain in-flight requests, then exit 0. */
+  shutdown(origin: string): void;
+}
 
 /*
  * Bodies are checked with zod (already loaded for the configuration) rather than route JSON
@@ -40,18 +62,20 @@ function sent(reply: FastifyReply, status: number, body: object): Promise<void> 
   });
 }
 
-async function reloadRoute(ctx: ListenerContext, origin: string, reply: FastifyReply): Promise<FastifyReply | undefined> {
-  // A valid reload answers before it is applied: the listener serving this request may be rebound.
-  const outcome: ReloadOutcome = await ctx.reload(origin, (planned) => sent(reply, 200, planned));
+async function reloadRoute(ctx: ManagementContext, origin: string, reply: FastifyReply): Promise<FastifyReply | undefined> {
+  // A valid reload answers before it is applied when the listener serving this request is rebound.
+  const outcome: ReloadOutcome = await ctx.reload({ trigger: 'api', origin, answer: (planned) => sent(reply, 200, planned) });
   if (reply.sent) return undefined;
   return reply.code(outcome.status === 'rejected' ? 422 : 200).send(outcome);
 }
 
 /**
- * The management listener (MANAGMENTPORT, realm managementAPI): configuration, runtime
- * information, routes, the salting utility, shutdown and reload. Bodies are documented in the README.
+ * The management listener (MANAGMENTPORT, realm managementAPI). A request: security headers and
+ * Basic auth (authentication.ts), then one of: configuration, runtime information, routes, the
+ * salting utility, shutdown and reload. Bodies are documented in docs/endpoints.md.
  */
-export const managementRoutes: RouteRegistrar = (app, ctx) => {
+export const managementRoutes = (ctx: ManagementContext): RouteRegistrar => (app, { headers }) => {
+  requireAccount(app, ctx.auth, headers);
   app.get('/config', (request) => {
     const { merged, sources } = ctx.config();
     const masked = maskConfig(merged);
@@ -66,7 +90,7 @@ export const managementRoutes: RouteRegistrar = (app, ctx) => {
   app.post('/encode', async (request, reply) => {
     const body = bodyOf(encodeBody, request.body, reply);
     // Through the verification limiter like logins: PBKDF2 here must not crowd them out either.
-    return body ? { secret: await ctx.authenticator.limiter.run(() => createSecret(body.shutdownkey)) } : reply;
+    return body ? { secret: await ctx.limiter.run(() => createSecret(body.shutdownkey)) } : reply;
   });
 
   app.post('/decode', async (request, reply) => {
@@ -76,7 +100,7 @@ export const managementRoutes: RouteRegistrar = (app, ctx) => {
     if (!secret) {
       return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: 'shutdownkey is not a salted secret (64 hex digits, a colon, 128 hex digits)' });
     }
-    return { match: await ctx.authenticator.limiter.run(() => verifyPassword(secret, body.guess)) };
+    return { match: await ctx.limiter.run(() => verifyPassword(secret, body.guess)) };
   });
 
   app.post('/shutdown', async (request, reply) => {
@@ -84,12 +108,14 @@ export const managementRoutes: RouteRegistrar = (app, ctx) => {
     if (stored !== undefined) {
       const offered = offeredShutdownKey(request.body);
       const secret = parseSecret(stored);
-      if (offered === undefined || !secret || !(await ctx.authenticator.limiter.run(() => verifyPassword(secret, offered)))) {
+      if (offered === undefined || !secret || !(await ctx.limiter.run(() => verifyPassword(secret, offered)))) {
         return reply.code(403).send({ statusCode: 403, error: 'Forbidden', message: 'shutdownkey missing or wrong' });
       }
     }
-    reply.raw.once('finish', () => ctx.shutdown('POST /shutdown'));
-    return reply.code(202).send({ status: 'stopping', drainTimeoutSeconds: ctx.config().config.drainTimeoutSeconds });
+    // Authorized: the stop begins once the answer is out, or the client is gone, whichever comes first.
+    await sent(reply, 202, { status: 'stopping', drainTimeoutSeconds: ctx.config().config.drainTimeoutSeconds });
+    ctx.shutdown('POST /shutdown');
+    return reply;
   });
 
   app.post('/restart', (_request, reply) => reloadRoute(ctx, 'POST /restart', reply));

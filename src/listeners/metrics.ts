@@ -1,9 +1,22 @@
+import type { KeepdMetrics } from '../metrics/keepd-metrics.js';
+import { requireAccount, type AuthGate } from './authentication.js';
 import type { RouteRegistrar } from './listener-server.js';
 
-/** The metrics listener (METRICSPORT, realm metricsAPI): GET /metrics in Prometheus text format. */
-export const metricsRoutes: RouteRegistrar = (app, ctx) => {
-  app.get('/metrics', async (_request, reply) => {
-    const text = await ctx.metrics.render();
-    return reply.type(ctx.metrics.contentType).send(text);
-  });
-};
+export interface MetricsContext {
+  readonly auth: AuthGate;
+  readonly metrics: KeepdMetrics;
+}
+
+/**
+ * The metrics listener (METRICSPORT, realm metricsAPI). A request: security headers and Basic
+ * auth (authentication.ts), then GET /metrics in the Prometheus text format.
+ */
+export function metricsRoutes(ctx: MetricsContext): RouteRegistrar {
+  return (app, { headers }) => {
+    requireAccount(app, ctx.auth, headers);
+    app.get('/metrics', async (_request, reply) => {
+      const text = await ctx.metrics.render();
+      return reply.type(ctx.metrics.contentType).send(text);
+    });
+  };
+}

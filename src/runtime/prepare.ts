@@ -7,12 +7,7 @@ import { sourcesAt } from '../config/merge.js';
 import { formatPath, type ConfigProblem } from '../config/problems.js';
 import { loadTlsMaterial, type TlsMaterial } from '../tls/load-tls-material.js';
 import { resolveTlsPolicy, type TlsPolicy } from '../tls/tls-policy.js';
-
-export interface PreparedListener {
-  settings: ListenerSettings;
-  /** Validated TLS material; undefined for a plain-http listener. */
-  tls: TlsMaterial | undefined;
-}
+import type { PreparedListener } from '../listeners/prepared-listener.js';
 
 /** A configuration that is ready to serve: validated, accounts indexed, TLS material loaded. */
 export interface PreparedConfig {

@@ -19,7 +19,7 @@ export function handleSignals(daemon: Daemon, log: Logger, exit: (code: number) 
   };
   const onTerm = (): void => onStop('SIGTERM');
   const onInt = (): void => onStop('SIGINT');
-  const onHup = (): void => void daemon.reload('SIGHUP').catch((error: unknown) => log.error({ err: error }, 'reload failed'));
+  const onHup = (): void => void daemon.reload({ trigger: 'signal', origin: 'SIGHUP' }).catch((error: unknown) => log.error({ err: error }, 'reload failed'));
   process.on('SIGTERM', onTerm);
   process.on('SIGINT', onInt);
   process.on('SIGHUP', onHup);

@@ -2,6 +2,13 @@ import { type ListenerName, type Realm } from '../config/listener-table.js';
 import type { PublicCredential } from '../accounts/public-credentials.js';
 import { daysUntil, type CertificateSummary } from '../tls/certificate-summary.js';
 
+/** The background public-password scan: `running` until every account of the configuration in use is judged. */
+export interface ScanProgress {
+  state: 'running' | 'done';
+  checked: number;
+  total: number;
+}
+
 export interface ListenerStatus {
   name: ListenerName;
   enabled: boolean;
@@ -27,6 +34,8 @@ export interface DaemonSnapshot {
   staleConfig: { at: Date; origin: string; problems: string[] } | undefined;
   /** Accounts whose password is public (found in the background after each load). */
   publicCredentials: PublicCredential[];
+  /** How far the background search for public passwords is. */
+  publicPasswordScan: ScanProgress;
   warnings: string[];
   stopping: boolean;
 }
@@ -70,7 +79,7 @@ export function healthReport(snapshot: DaemonSnapshot, now = Date.now()): { stat
     : { status: 'ok' as const, stale: false, generation: snapshot.generation, loadedAt: snapshot.loadedAt.toISOString() };
   statuses.push(config.status);
   // Counts only: the health realm is the least trusted one; /info (management) names the accounts.
-  const accounts = { status: snapshot.publicCredentials.length > 0 ? ('degraded' as const) : ('ok' as const), withPublicPassword: snapshot.publicCredentials.length };
+  const accounts = { status: snapshot.publicCredentials.length > 0 ? ('degraded' as const) : ('ok' as const), withPublicPassword: snapshot.publicCredentials.length, scan: snapshot.publicPasswordScan };
   statuses.push(accounts.status);
   const status: ComponentStatus = statuses.includes('failing') ? 'failing' : statuses.includes('degraded') ? 'degraded' : 'ok';
   return {
@@ -120,6 +129,7 @@ export function infoReport(snapshot: DaemonSnapshot, now = Date.now()): object {
     ),
     accounts: snapshot.accounts,
     publicCredentials: snapshot.publicCredentials,
+    publicPasswordScan: snapshot.publicPasswordScan,
     warnings: snapshot.warnings,
   };
 }

@@ -1,0 +1,65 @@
+import { LISTENER_NAMES, type ListenerName } from '../config/listener-table.js';
+import type { ListenerSettings } from '../config/listener-settings.js';
+import type { PreparedListener } from '../listeners/prepared-listener.js';
+import type { TlsMaterial } from '../tls/load-tls-material.js';
+import type { TlsPolicy } from '../tls/tls-policy.js';
+
+export type ListenerAction = 'start' | 'stop' | 'rebind' | 'swap-tls' | 'tune';
+
+export interface ListenerChange {
+  name: ListenerName;
+  action: ListenerAction;
+  reason: string;
+}
+
+/** What a running server was built (or last swapped and tuned) with. */
+export interface RunningListener {
+  settings: ListenerSettings;
+  tls: TlsMaterial | undefined;
+  policy: TlsPolicy;
+}
+
+/** The part of a prepared configuration that decides socket work. */
+export interface NextListeners {
+  listeners: Record<ListenerName, PreparedListener>;
+  policy: TlsPolicy;
+}
+
+/** Limits a server takes only when it is built: a change needs a new server. */
+const FIXED_LIMITS = ['maxHeaderBytes', 'maxBodyBytes', 'handshakeTimeoutMs'] as const;
+
+function samePolicy(a: TlsPolicy, b: TlsPolicy): boolean {
+  return a.minVersion === b.minVersion && a.maxVersion === b.maxVersion && a.ciphers === b.ciphers;
+}
+
+/** One listener's socket work, or undefined when the running server already is what `next` asks for. */
+function planOne(name: ListenerName, running: RunningListener | undefined, next: PreparedListener, policy: TlsPolicy): ListenerChange | undefined {
+  const now = next.settings;
+  if (!now.enabled) return running ? { name, action: 'stop', reason: 'disabled' } : undefined;
+  if (!running) return { name, action: 'start', reason: 'enabled' };
+  const was = running.settings;
+  if (was.port !== now.port) return { name, action: 'rebind', reason: `port ${was.port} -> ${now.port}` };
+  if (was.host !== now.host) return { name, action: 'rebind', reason: `address ${was.host ?? 'all interfaces'} -> ${now.host ?? 'all interfaces'}` };
+  if ((running.tls === undefined) !== (next.tls === undefined)) return { name, action: 'rebind', reason: next.tls ? 'TLS on' : 'TLS off' };
+  for (const key of FIXED_LIMITS) {
+    if (was.limits[key] !== now.limits[key]) return { name, action: 'rebind', reason: `limits.${key} ${was.limits[key]} -> ${now.limits[key]}` };
+  }
+  if (next.tls && running.tls && next.tls.digest !== running.tls.digest) return { name, action: 'swap-tls', reason: `certificate ${next.tls.certificate.serialNumber}` };
+  if (next.tls && !samePolicy(running.policy, policy)) return { name, action: 'swap-tls', reason: 'TLS protocols or ciphers' };
+  if (JSON.stringify(was.limits) !== JSON.stringify(now.limits)) return { name, action: 'tune', reason: 'limits' };
+  return undefined;
+}
+
+/**
+ * The socket work that turns the running listeners into the ones `next` asks for: start, stop,
+ * rebind (a new server: port, address, TLS on/off, a limit fixed at construction), swap-tls (new
+ * certificate or TLS policy into the running server), tune (other limits). Compared with what
+ * runs, not with the last configuration, so a change that failed to apply is tried again.
+ * Everything else (accounts, throttle, log level...) is read from the new snapshot per request.
+ */
+export function plan(running: Partial<Record<ListenerName, RunningListener>>, next: NextListeners): ListenerChange[] {
+  return LISTENER_NAMES.flatMap((name) => {
+    const change = planOne(name, running[name], next.listeners[name], next.policy);
+    return change ? [change] : [];
+  });
+}

@@ -1,0 +1,73 @@
+import { saltPlatformPassword } from '../accounts/platform-secret.js';
+import { describePublicCredential, findPublicCredentials } from '../accounts/public-credentials.js';
+import { assembleConfig } from '../config/assemble.js';
+import type { Environment } from '../config/env-layer.js';
+import { resolveListenerSettings, type ListenerSettings } from '../config/listener-settings.js';
+import type { ListenerName } from '../config/listener-table.js';
+import type { ConfigProblem } from '../config/problems.js';
+import type { ReloadOutcome } from '../listeners/reload-outcome.js';
+import type { ListenerChange, RunningListener } from './plan.js';
+import { plan } from './plan.js';
+import { prepareConfig, type PreparedConfig } from './prepare.js';
+
+/*
+ * The reload pipeline: assemble -> prepare -> plan -> apply. The first three are here and decide;
+ * the daemon applies (listener-set.ts does the socket work) and swaps in the new snapshot.
+ */
+
+/** The configuration in use, as one value: a reload replaces it with one assignment. */
+export interface Snapshot {
+  prepared: PreparedConfig;
+  generation: number;
+  loadedAt: Date;
+}
+
+export type Loaded =
+  | { ok: true; prepared: PreparedConfig }
+  /** `settings`: the listeners the refused configuration names, when it got that far (to watch its TLS files). */
+  | { ok: false; problems: ConfigProblem[]; settings?: ListenerSettings[] };
+
+/**
+ * Assemble and prepare: files, environment, schema, TLS material; in strict mode accounts with
+ * public passwords too. What `keepd start`, `keepd check` and every reload go through.
+ */
+export async function loadConfiguration(configDir: string, env: Environment, strict: boolean): Promise<Loaded> {
+  const assembled = await assembleConfig(configDir, env, saltPlatformPassword);
+  if (!assembled.ok) return assembled;
+  const settings = Object.values(resolveListenerSettings(assembled.loaded.config, assembled.loaded.configDir));
+  const preparation = await prepareConfig(assembled.loaded);
+  if (!preparation.ok) return { ...preparation, settings };
+  if (strict || preparation.prepared.loaded.config.strict) {
+    const found = await findPublicCredentials(preparation.prepared.accounts);
+    if (found.length > 0) return { ok: false, problems: found.map((c) => ({ source: 'strict', message: describePublicCredential(c) })), settings };
+  }
+  return preparation;
+}
+
+/** Anything a report or a request reads differs: values, where they came from, which files. */
+export function configurationChanged(current: PreparedConfig, next: PreparedConfig): boolean {
+  const view = (p: PreparedConfig): string => JSON.stringify([p.loaded.merged, p.loaded.sources, p.loaded.files]);
+  return view(current) !== view(next);
+}
+
+export type Decision =
+  | { status: 'unchanged' }
+  | { status: 'apply'; changes: ListenerChange[]; described: string[]; answerFirst: boolean };
+
+/**
+ * What a valid configuration asks for, compared with what runs. `answerFirst`: the caller is on
+ * a listener about to be rebound or stopped, so it must get its answer before (it cannot say how
+ * the change went); otherwise after, with any errors.
+ */
+export function decide(current: PreparedConfig, next: PreparedConfig, running: Partial<Record<ListenerName, RunningListener>>, callerOn: ListenerName): Decision {
+  const changes = plan(running, next);
+  const configChanged = configurationChanged(current, next);
+  if (!configChanged && changes.length === 0) return { status: 'unchanged' };
+  const described = [...(configChanged ? ['configuration'] : []), ...changes.map((c) => `${c.name}: ${c.action} (${c.reason})`)];
+  const answerFirst = changes.some((c) => c.name === callerOn && (c.action === 'rebind' || c.action === 'stop'));
+  return { status: 'apply', changes, described, answerFirst };
+}
+
+export function rejected(generation: number, problems: string[]): ReloadOutcome {
+  return { status: 'rejected', generation, problems };
+}
