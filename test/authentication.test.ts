@@ -32,21 +32,32 @@ class CountingLimiter extends VerificationLimiter {
   }
 }
 
+/** Counts the cache keys computed (each a SHA-256 over the credential). */
+class CountingCache extends VerificationCache {
+  keys = 0;
+  override entryFor(realm: string, user: string, secretTag: string, password: string): string {
+    this.keys++;
+    return super.entryFor(realm, user, secretTag, password);
+  }
+}
+
 interface Harness {
   gate: (realm: Realm) => AuthGate;
   limiter: CountingLimiter;
+  cache: CountingCache;
   setAccounts: (index: AccountIndex) => void;
 }
 
 function harness(limits: LimiterSettings = { concurrency: 4, queueLimit: 100 }): Harness {
   let index = indexAccounts(identity());
   const limiter = new CountingLimiter(() => limits);
-  const cache = new VerificationCache();
+  const cache = new CountingCache();
   const metrics = new KeepdMetrics();
   const throttle = new LoginThrottle(() => ({ enabled: false, maxFailures: 10, windowSeconds: 60, exemptLoopback: false }));
   return {
     gate: (realm) => ({ listener: 'management', realm, accounts: () => index, cache, limiter, throttle, metrics }),
     limiter,
+    cache,
     setAccounts: (next) => (index = next),
   };
 }
@@ -134,6 +145,16 @@ describe('authentication', () => {
     await login(gate('managementAPI'), 'Doctor Notes', 'bad');
     await login(gate('managementAPI'), 'Doctor Notes', 'bad');
     assert.equal(limiter.calls, 3, 'failures are not cached');
+  });
+
+  it('computes the cache key once per request, hit or miss', async () => {
+    const { gate, cache } = harness();
+    await login(gate('managementAPI'), 'Doctor Notes', 'password');
+    assert.equal(cache.keys, 1, 'a miss, verified and added under the same key');
+    await login(gate('managementAPI'), 'Doctor Notes', 'password');
+    assert.equal(cache.keys, 2, 'a hit');
+    await login(gate('managementAPI'), 'nobody', 'password');
+    assert.equal(cache.keys, 2, 'no account, no key');
   });
 
   it('never lets the cache accept a password the current secret does not', async () => {

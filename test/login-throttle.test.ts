@@ -92,4 +92,14 @@ describe('login throttle', () => {
     for (const host of ['2001:db8:1:2::a', '2001:db8:1:2::b', '2001:db8:1:2::c']) fail(throttle, host);
     assert.ok(throttle.retryAfterSeconds('2001:db8:1:2::d') > 0, 'rotating inside the /64 does not help');
   });
+  it('keeps no record of a verification that never ran (overload)', () => {
+    const throttle = new LoginThrottle(() => settings);
+    assert.equal(throttle.begin('192.0.2.9'), 0);
+    assert.equal(throttle.trackedClients, 1, 'counted while it runs');
+    throttle.finish('192.0.2.9', 'u', 'none');
+    assert.equal(throttle.trackedClients, 0);
+    assert.equal(throttle.begin('192.0.2.9'), 0);
+    throttle.finish('192.0.2.9', 'u', 'failure');
+    assert.equal(throttle.trackedClients, 1, 'a failure is remembered');
+  });
 });

@@ -131,6 +131,11 @@ export class LoginThrottle {
     else if (record.failedUsers.size === 0) record.failures = 0;
   }
 
+  /** Clients with a record (failures, a block, or verifications running). */
+  get trackedClients(): number {
+    return this.#clients.size;
+  }
+
   /** Clients refused right now. */
   blockedClients(): number {
     const now = this.#now();

@@ -56,6 +56,12 @@ function offeredShutdownKey(body: unknown): string | undefined {
 /** Resolves once the response has left (or the connection is gone). */
 function sent(reply: FastifyReply, status: number, body: object): Promise<void> {
   return new Promise((resolve) => {
+    // The client may be gone already (while a key was verified): then there is nothing to wait for.
+    const socket = reply.raw.socket;
+    if (reply.raw.destroyed || socket === null || socket.destroyed) {
+      resolve();
+      return;
+    }
     reply.raw.once('finish', resolve);
     reply.raw.once('close', resolve);
     void reply.code(status).send(body);

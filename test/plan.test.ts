@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ListenerLimits, ListenerSettings } from '../src/config/listener-settings.js';
+import { LISTENERS, perListener, type ListenerName } from '../src/config/listener-table.js';
+import type { PreparedListener } from '../src/listeners/prepared-listener.js';
+import { plan, type NextListeners, type RunningListener } from '../src/runtime/plan.js';
+import type { TlsMaterial } from '../src/tls/load-tls-material.js';
+import type { TlsPolicy } from '../src/tls/tls-policy.js';
+
+const LIMITS: ListenerLimits = {
+  handshakeTimeoutMs: 10_000,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 10_000,
+  maxHeaderBytes: 16_384,
+  maxBodyBytes: 16_384,
+  maxConnections: 1024,
+};
+const POLICY: TlsPolicy = { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3', ciphers: 'A:B', warnings: [] };
+
+function material(serial: string): TlsMaterial {
+  return {
+    options: {},
+    digest: `digest-${serial}`,
+    certificate: { subject: 'CN=x', issuer: 'CN=ca', subjectAltName: undefined, serialNumber: serial, fingerprint256: '', validFrom: '', validTo: '', validToMs: 0 },
+  };
+}
+
+type Spec = { enabled?: boolean; port?: number; host?: string; tls?: string | null; limits?: Partial<ListenerLimits> };
+
+function settings(name: ListenerName, spec: Spec): ListenerSettings {
+  return {
+    name,
+    enabled: spec.enabled ?? true,
+    port: spec.port ?? LISTENERS[name].defaultPort,
+    host: spec.host ?? '127.0.0.1',
+    realm: LISTENERS[name].realm,
+    tls: undefined,
+    tlsKeysAt: [],
+    limits: { ...LIMITS, ...spec.limits },
+  };
+}
+
+function prepared(name: ListenerName, spec: Spec): PreparedListener {
+  const tls = spec.tls === undefined ? 'serial-1' : spec.tls;
+  return { settings: settings(name, spec), tls: tls === null ? undefined : material(tls) };
+}
+
+/** The health listener as it runs (`running`: undefined means not running) and as the next configuration asks. */
+function planHealth(running: Spec | undefined, next: Spec, policy: TlsPolicy = POLICY): string[] {
+  const runningListeners: Partial<Record<ListenerName, RunningListener>> = {};
+  for (const name of ['data', 'management', 'metrics', 'health'] as const) {
+    const spec = name === 'health' ? running : { tls: null };
+    if (spec) runningListeners[name] = { ...prepared(name, spec), policy: POLICY };
+  }
+  const nextListeners: NextListeners = { policy, listeners: perListener((name) => prepared(name, name === 'health' ? next : { tls: null })) };
+  return plan(runningListeners, nextListeners).map((c) => `${c.name}: ${c.action} (${c.reason})`);
+}
+
+describe('plan(running, next): the socket work of a reload', () => {
+  const cases: [string, Spec | undefined, Spec, string[], TlsPolicy?][] = [
+    ['nothing changed', {}, {}, []],
+    ['disabled while running: stop', {}, { enabled: false }, ['health: stop (disabled)']],
+    ['disabled and not running: nothing', undefined, { enabled: false }, []],
+    ['enabled and not running (or down after a failure): start', undefined, {}, ['health: start (enabled)']],
+    ['new port: rebind', {}, { port: 9999 }, ['health: rebind (port 8886 -> 9999)']],
+    ['new address: rebind', {}, { host: '::1' }, ['health: rebind (address 127.0.0.1 -> ::1)']],
+    ['TLS on: rebind', { tls: null }, {}, ['health: rebind (TLS on)']],
+    ['TLS off: rebind', {}, { tls: null }, ['health: rebind (TLS off)']],
+    ['a limit fixed at construction: rebind', {}, { limits: { maxHeaderBytes: 8192 } }, ['health: rebind (limits.maxHeaderBytes 16384 -> 8192)']],
+    ['the body limit: rebind', {}, { limits: { maxBodyBytes: 1 } }, ['health: rebind (limits.maxBodyBytes 16384 -> 1)']],
+    ['the handshake timeout: rebind', {}, { limits: { handshakeTimeoutMs: 500 } }, ['health: rebind (limits.handshakeTimeoutMs 10000 -> 500)']],
+    ['a new certificate: swap TLS', {}, { tls: 'serial-2' }, ['health: swap-tls (certificate serial-2)']],
+    ['policy only: swap TLS', {}, {}, ['health: swap-tls (TLS protocols or ciphers)'], { ...POLICY, minVersion: 'TLSv1.3' }],
+    ['policy only on a plain listener: nothing', { tls: null }, { tls: null }, [], { ...POLICY, ciphers: 'C' }],
+    ['a limit a running server takes: tune', {}, { limits: { keepAliveTimeoutMs: 1 } }, ['health: tune (limits)']],
+    ['connections: tune', {}, { limits: { maxConnections: 7 } }, ['health: tune (limits)']],
+    ['port wins over everything else', {}, { port: 9999, host: '::1', tls: null }, ['health: rebind (port 8886 -> 9999)']],
+    ['rebind wins over a new certificate', {}, { host: '::1', tls: 'serial-2' }, ['health: rebind (address 127.0.0.1 -> ::1)']],
+    ['a new certificate wins over tuning', {}, { tls: 'serial-2', limits: { maxConnections: 7 } }, ['health: swap-tls (certificate serial-2)']],
+  ];
+  for (const [name, running, next, expected, policy] of cases) {
+    it(name, () => assert.deepEqual(planHealth(running, next, policy), expected));
+  }
+
+  it('plans every listener, in table order', () => {
+    const next: NextListeners = { policy: POLICY, listeners: perListener((name) => prepared(name, { port: 1 + LISTENERS[name].defaultPort })) };
+    assert.deepEqual(
+      plan({}, next).map((c) => `${c.name}: ${c.action}`),
+      ['data: start', 'health: start', 'management: start', 'metrics: start'],
+    );
+  });
+});
