@@ -1,21 +1,20 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { builtInDefaults } from '../src/config/defaults.js';
 import type { ListenerLimits, ListenerSettings } from '../src/config/listener-settings.js';
 import { LISTENERS, perListener, type ListenerName } from '../src/config/listener-table.js';
+import { validateConfig } from '../src/config/schema.js';
 import type { PreparedListener } from '../src/listeners/prepared-listener.js';
 import { plan, type NextListeners, type RunningListener } from '../src/runtime/plan.js';
 import type { TlsMaterial } from '../src/tls/load-tls-material.js';
 import type { TlsPolicy } from '../src/tls/tls-policy.js';
 
-const LIMITS: ListenerLimits = {
-  handshakeTimeoutMs: 10_000,
-  headersTimeoutMs: 10_000,
-  requestTimeoutMs: 30_000,
-  keepAliveTimeoutMs: 10_000,
-  maxHeaderBytes: 16_384,
-  maxBodyBytes: 16_384,
-  maxConnections: 1024,
-};
+/** keepd's default limits, from the defaults layer as a load validates it. */
+const LIMITS: ListenerLimits = (() => {
+  const validation = validateConfig(builtInDefaults(), {});
+  if (!validation.ok) throw new Error('the defaults do not validate');
+  return validation.config.limits;
+})();
 const POLICY: TlsPolicy = { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3', ciphers: 'A:B', warnings: [] };
 
 function material(serial: string): TlsMaterial {

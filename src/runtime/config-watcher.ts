@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
+import type { ListenerSettings } from '../config/listener-settings.js';
 
 export interface WatchTargets {
   /** Directories where every change counts (the configuration directory). */
@@ -100,5 +101,60 @@ export class ConfigWatcher {
   async close(): Promise<void> {
     clearTimeout(this.#timer);
     await this.#watcher.close();
+  }
+}
+
+/** What to watch for a configuration: its directory, and TLS files that live elsewhere. */
+export function watchTargets(configDir: string, settings: ListenerSettings[]): WatchTargets {
+  const directory = path.resolve(configDir);
+  const files = settings
+    .filter((s) => s.enabled && s.tls)
+    .flatMap((s) => [s.tls?.file, s.tls?.pemCert])
+    .filter((file): file is string => file !== undefined && path.dirname(file) !== directory);
+  return { directories: [directory], files: [...new Set(files)] };
+}
+
+/**
+ * The daemon's watching: started, retargeted or stopped to match each configuration, and never
+ * again once closed (a reload still under way cannot bring a watcher back after stop).
+ */
+export class Watching {
+  #watcher: ConfigWatcher | undefined;
+  #closed = false;
+
+  constructor(private readonly options: { configDir: string; log: Logger; onChange: (reason: string) => void }) {}
+
+  /**
+   * Follows a configuration. One that is not applied (it was refused) only adds what it names,
+   * so that fixing its TLS files is noticed; it cannot switch watching off or drop a directory.
+   */
+  async follow(settings: ListenerSettings[], watch: { enabled: boolean; debounceMs: number }, applied: boolean): Promise<void> {
+    const targets = watchTargets(this.options.configDir, settings);
+    if (!applied) {
+      this.#watcher?.retarget(mergeTargets(this.#watcher.targets, targets), this.#watcher.debounceMs);
+    } else if (!watch.enabled) {
+      await this.#stop();
+    } else if (this.#watcher) {
+      this.#watcher.retarget(targets, watch.debounceMs);
+    } else if (!this.#closed) {
+      const watcher = await ConfigWatcher.start(targets, { debounceMs: watch.debounceMs, onChange: this.options.onChange, log: this.options.log });
+      if (this.#isClosed()) await watcher.close(); // closed while it started
+      else this.#watcher = watcher;
+    }
+  }
+
+  #isClosed(): boolean {
+    return this.#closed;
+  }
+
+  async #stop(): Promise<void> {
+    const watcher = this.#watcher;
+    this.#watcher = undefined;
+    await watcher?.close();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#stop();
   }
 }

@@ -1,4 +1,3 @@
-import path from 'node:path';
 import type { Logger } from 'pino';
 import { countAccounts } from '../accounts/accounts.js';
 import { LoginThrottle } from '../accounts/login-throttle.js';
@@ -14,7 +13,7 @@ import type { ReloadOutcome, ReloadRequest } from '../listeners/reload-outcome.j
 import type { DaemonSnapshot } from '../listeners/status-reports.js';
 import { KeepdMetrics } from '../metrics/keepd-metrics.js';
 import { VERSION } from '../support/package-info.js';
-import { ConfigWatcher, mergeTargets, type WatchTargets } from './config-watcher.js';
+import { Watching } from './config-watcher.js';
 import { ListenerSet } from './listener-set.js';
 import type { PreparedConfig } from './prepare.js';
 import { PublicPasswordScan } from './public-password-scan.js';
@@ -26,16 +25,6 @@ export interface DaemonOptions {
   logger: Logger;
   /** `--strict`: refuse accounts with public example passwords (as does `"strict": true`). */
   strict?: boolean;
-}
-
-/** What to watch for a configuration: its directory, and TLS files that live elsewhere. */
-export function watchTargets(configDir: string, settings: ListenerSettings[]): WatchTargets {
-  const directory = path.resolve(configDir);
-  const files = settings
-    .filter((s) => s.enabled && s.tls)
-    .flatMap((s) => [s.tls?.file, s.tls?.pemCert])
-    .filter((file): file is string => file !== undefined && path.dirname(file) !== directory);
-  return { directories: [directory], files: [...new Set(files)] };
 }
 
 /** keepd could not start: every reason, each a sentence for the admin, and the exit code that fits. */
@@ -64,13 +53,13 @@ export class Daemon implements ListenerServices {
   readonly #log: Logger;
   readonly #listeners: ListenerSet;
   readonly #scan: PublicPasswordScan;
+  readonly #watching: Watching;
   #active: Snapshot;
   #staleConfig: DaemonSnapshot['staleConfig'];
   #lastLoggedProblems = '';
   /** Bumped on every change /health reports (the key of its cached answer). */
   #stateVersion = 0;
   #reloads: Promise<unknown> = Promise.resolve();
-  #watcher: ConfigWatcher | undefined;
   #stopping: Promise<void> | undefined;
   #resolveStopped: () => void = () => undefined;
   readonly stopped = new Promise<void>((resolve) => {
@@ -97,6 +86,7 @@ export class Daemon implements ListenerServices {
     };
     this.#listeners = new ListenerSet({ log: this.#log, metrics: this.metrics, routes: (name) => listenerRoutes(name, this), changed });
     this.#scan = new PublicPasswordScan({ log: this.#log, metrics: this.metrics, changed });
+    this.#watching = new Watching({ configDir: options.configDir, log: this.#log, onChange: (reason) => void this.reload({ trigger: 'watch', origin: `watch: ${reason}` }) });
     this.metrics.beforeScrape = () => {
       this.metrics.verificationsQueued.set(this.limiter.queued);
       for (const name of LISTENER_NAMES) this.metrics.throttledClients.set({ listener: name }, this.#gates[name].throttle.blockedClients());
@@ -117,13 +107,12 @@ export class Daemon implements ListenerServices {
     this.#adopt(this.#active);
     for (const warning of prepared.warnings) this.#log.warn(warning);
     // Watching starts before the listeners bind: a change made once they answer is never missed.
-    await this.#follow(settingsOf(prepared), true);
+    await this.#watching.follow(settingsOf(prepared), prepared.loaded.config.watch, true);
     const enabled = LISTENER_NAMES.filter((name) => prepared.listeners[name].settings.enabled);
     const results = await Promise.allSettled(enabled.map((name) => this.#listeners.start(name, prepared.listeners[name], prepared.policy)));
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason instanceof Error ? r.reason.message : String(r.reason)] : []));
     if (failures.length > 0) {
-      await this.#watcher?.close();
-      this.#watcher = undefined;
+      await this.#watching.close();
       await this.#listeners.closeAll(0);
       throw new StartupError(failures);
     }
@@ -220,7 +209,7 @@ export class Daemon implements ListenerServices {
     const loaded = await loadConfiguration(this.#options.configDir, this.#options.env, this.#options.strict === true);
     if (!loaded.ok) {
       // Follow new TLS paths even when their files are not right yet: fixing them must be seen.
-      if (loaded.settings) await this.#follow(loaded.settings, false);
+      if (loaded.settings) await this.#watching.follow(loaded.settings, this.#active.prepared.loaded.config.watch, false);
       return this.#refuse(origin, loaded.problems.map(formatProblem));
     }
     // 3. plan
@@ -242,7 +231,7 @@ export class Daemon implements ListenerServices {
     this.#log.info({ origin, generation, changes: decision.described }, `configuration generation ${generation} applied (${origin})`);
     // A listener that kept its old socket: the configuration on disk is not all in effect; say so.
     if (errors.length > 0) this.#staleConfig = { at: new Date(), origin, problems: errors };
-    await this.#follow(settingsOf(next), true);
+    await this.#watching.follow(settingsOf(next), next.loaded.config.watch, true);
     return { ...planned, errors };
   }
 
@@ -262,33 +251,6 @@ export class Daemon implements ListenerServices {
     this.#lastLoggedProblems = '';
   }
 
-  /**
-   * Starts, retargets or stops the watcher to match a configuration. One that is not applied (it
-   * was refused) only adds what it names, so that fixing its TLS files is noticed; it cannot switch
-   * watching off or drop a directory.
-   */
-  async #follow(settings: ListenerSettings[], applied: boolean): Promise<void> {
-    const targets = watchTargets(this.#options.configDir, settings);
-    const { watch } = this.#active.prepared.loaded.config;
-    if (!applied) {
-      this.#watcher?.retarget(mergeTargets(this.#watcher.targets, targets), this.#watcher.debounceMs);
-    } else if (!watch.enabled) {
-      await this.#watcher?.close();
-      this.#watcher = undefined;
-    } else if (this.#watcher) {
-      this.#watcher.retarget(targets, watch.debounceMs);
-    } else if (!this.#stopping) {
-      const watcher = await ConfigWatcher.start(targets, {
-        debounceMs: watch.debounceMs,
-        onChange: (reason) => void this.reload({ trigger: 'watch', origin: `watch: ${reason}` }),
-        log: this.#log,
-      });
-      // stop() may have begun while the watcher started: it must not outlive the daemon.
-      if (this.snapshot().stopping) await watcher.close();
-      else this.#watcher = watcher;
-    }
-  }
-
   /** Graceful stop: stop accepting, drain in-flight requests up to drainTimeoutSeconds, close. */
   stop(origin: string): Promise<void> {
     if (this.#stopping) return this.#stopping;
@@ -297,8 +259,7 @@ export class Daemon implements ListenerServices {
     this.#stateVersion++;
     this.#stopping = (async () => {
       try {
-        await this.#watcher?.close();
-        this.#watcher = undefined;
+        await this.#watching.close();
         await this.#reloads; // a reload under way finishes (new ones are refused) before the drain
         const cut = await this.#listeners.closeAll(drainSeconds * 1000);
         if (cut.length > 0) this.#log.warn({ listeners: cut }, `drain time over; cut the remaining connections of ${cut.join(', ')}`);
