@@ -11,11 +11,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const outfile = path.join(root, 'dist', 'keepd.mjs');
+// The build's own output directory (dist/, or another --outDir): its bundle sits beside its sources.
+const out = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const outfile = path.join(out, 'keepd.mjs');
 
 await build({
-  entryPoints: [path.join(root, 'dist', 'src', 'cli', 'main.js')],
+  entryPoints: [path.join(out, 'src', 'cli', 'main.js')],
   outfile,
   bundle: true,
   platform: 'node',

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 /** The repository root, from dist/scripts/lib. */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-export const CLI = path.join(REPO_ROOT, 'dist', 'keepd.mjs');
+export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'keepd.mjs');
 export const TLS_FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures', 'tls');
 
 export interface RunningKeepd {
