@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { eventually } from './helpers/eventually.js';
 import { request } from './helpers/http-client.js';
-import { startKeepd } from './helpers/keepd-process.js';
+import { failedStart, startKeepd } from './helpers/keepd-process.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 const ENV = { HOST: '127.0.0.1', PORT: '0', HEALTHCHECKPORT: '0', MANAGMENTPORT: '0', METRICSPORT: '0' };
@@ -59,6 +61,50 @@ describe('secure first run', () => {
       await warning('no active account in identity.managementAPI: nobody can log in to the management listener');
     } finally {
       await keepd.stop();
+    }
+  });
+
+  it('keeps the passwords when the first start cannot bind: they are printed with the error and work on the next start', async () => {
+    const dir = await tempDir();
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const taken = (blocker.address() as AddressInfo).port;
+    try {
+      const failed = await failedStart(dir, { ...ENV, HEALTHCHECKPORT: String(taken) });
+      assert.equal(failed.code, 1);
+      assert.match(failed.stderr, /the health listener cannot listen on 127\.0\.0\.1:\d+: the port is already in use/);
+      const passwords = [...failed.stdout.matchAll(/^ {2}\w+ +keepd-\w+ +(\S+)$/gm)].map((m) => m[1] ?? '');
+      assert.equal(passwords.length, 4, failed.stdout);
+      assert.match(failed.stdout, /the accounts are kept and work once it does/);
+    } finally {
+      blocker.close();
+    }
+    const second = await startKeepd(dir, { env: ENV });
+    try {
+      assert.ok(!second.stderr().includes('never shown'), second.stderr());
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('says so, with the command that starts over, when the first-run passwords were never shown; removes leftover temporary files', async () => {
+    const dir = await tempDir();
+    const first = await startKeepd(dir, { env: ENV });
+    await first.waitForStdout(/Try them:/);
+    await first.stop();
+    // As if the first start had been killed after writing its files and before printing.
+    const file = path.join(dir, '00-keepd-first-run.json');
+    const config = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    assert.equal(config._passwordsShown, true);
+    writeFileSync(file, JSON.stringify({ ...config, _passwordsShown: false }));
+    writeFileSync(path.join(dir, '.keepd-first-run.key.pem.4242.tmp'), 'half a key');
+    const again = await startKeepd(dir, { env: ENV });
+    try {
+      await again.waitForLog((line) => line.level === 40 && /passwords were never shown/.test(line.msg));
+      await eventually(() => Promise.resolve(assert.match(again.stderr(), /never shown .* run: rm '.*00-keepd-first-run\.json' '.*keepd-first-run\.key\.pem' '.*keepd-first-run\.cert\.pem' and start keepd again/)));
+      assert.ok(!existsSync(path.join(dir, '.keepd-first-run.key.pem.4242.tmp')), 'the leftover is gone');
+    } finally {
+      await again.stop();
     }
   });
 });

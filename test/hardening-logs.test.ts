@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { createSecret } from '../src/accounts/secret.js';
 import { request } from './helpers/http-client.js';
+import { rawRequest, requestWithHeader } from './helpers/raw-request.js';
 import { startKeepd } from './helpers/keepd-process.js';
 import { PUBLISHED } from './helpers/published.js';
 import { functionalUsers, INACTIVE_PASSWORD, TEST_BASE, TLS_CONFIGS, tlsFixture, USERS } from './helpers/test-config.js';
@@ -12,6 +13,10 @@ import { tempDir } from './helpers/temp-dir.js';
 
 const SHUTDOWN_KEY = 'log-test-shutdown-key';
 const PLATFORM_PASSWORD = 'platform-health-secret-value';
+
+const basic = (user: string, password: string): string => Buffer.from(`${user}:${password}`).toString('base64');
+/** A string as the decimal byte list JSON gives a Buffer (`[65,117,...]`): how raw packets leaked. */
+const asBytes = (text: string): string => [...Buffer.from(text, 'latin1')].join(',');
 
 describe('logs never contain credentials', () => {
   it('at LOG_LEVEL trace, through logins, salting, failed reloads and shutdown, no secret reaches stdout or stderr', async () => {
@@ -43,6 +48,16 @@ describe('logs never contain credentials', () => {
     await writeFile(path.join(dir, 'tls.json'), JSON.stringify(TLS_CONFIGS.pfx));
     await writeFile(path.join(dir, 'zz-bad.json'), '{}');
     assert.equal((await request(url('management', '/reload'), { method: 'POST', auth: admin })).status, 200);
+    // Malformed requests carrying credentials: Node's parser refuses them, and its error carries
+    // the raw bytes it read (rawPacket), Authorization header included.
+    const authorization = `Authorization: Basic ${basic(...USERS.health)}`;
+    const malformed = [
+      requestWithHeader('/health', Buffer.from(`${authorization}\r\nX-Nul: a\u0000b`, 'latin1')),
+      requestWithHeader('/health', Buffer.from(`${authorization}\r\nX-Folded: a\r\n  folded`, 'latin1')),
+      requestWithHeader('/health', Buffer.from(`${authorization}\r\nX-Big: ${'x'.repeat(20_000)}`, 'latin1')),
+    ];
+    for (const bytes of malformed) assert.ok([400, 431].includes((await rawRequest(keepd.ports.health ?? 0, bytes)).status ?? 0));
+    await keepd.waitForLog((line) => /^client (error|header_overflow)/.test(line.msg));
     await request(url('management', '/shutdown'), { method: 'POST', auth: admin, body: { shutdownkey: SHUTDOWN_KEY } });
     assert.equal(await keepd.exited, 0);
     await keepd.waitForLog((line) => line.msg === 'stopped');
@@ -52,7 +67,6 @@ describe('logs never contain credentials', () => {
     assert.ok(output.includes('"authorization":"[redacted]"'), 'the header is there, censored');
     const salted = (JSON.stringify(users).match(/[0-9A-F]{64}:[0-9A-F]{128}/g) ?? []).flatMap((s) => s.split(':'));
     const keyLines = readFileSync(tlsFixture('server.key.pem'), 'utf8').split('\n').filter((line) => line.length > 40);
-    const basic = (user: string, password: string) => Buffer.from(`${user}:${password}`).toString('base64');
     const secrets = [
       ...Object.values(USERS).map(([, password]) => password),
       ...Object.values(USERS).map(([user, password]) => basic(user, password)),
@@ -70,7 +84,11 @@ describe('logs never contain credentials', () => {
       ...salted,
       ...keyLines,
     ];
-    for (const secret of secrets) assert.ok(!output.includes(secret), `the log holds a secret: ${secret.slice(0, 6)}…`);
+    for (const secret of secrets) {
+      assert.ok(!output.includes(secret), `the log holds a secret: ${secret.slice(0, 6)}…`);
+      if (secret.length >= 8) assert.ok(!output.includes(asBytes(secret)), `the log holds a secret as bytes: ${secret.slice(0, 6)}…`);
+    }
+    assert.doesNotMatch(output, /rawPacket/);
     assert.doesNotMatch(output.replaceAll('"authorization":"[redacted]"', ''), /authorization/i);
   });
 });

@@ -5,7 +5,7 @@ import type { ListenerLimits, ListenerSettings } from '../src/config/listener-se
 import { LISTENERS, perListener, type ListenerName } from '../src/config/listener-table.js';
 import { validateConfig } from '../src/config/schema.js';
 import type { PreparedListener } from '../src/listeners/prepared-listener.js';
-import { plan, type NextListeners, type RunningListener } from '../src/runtime/plan.js';
+import { plan, tlsRemovals, type NextListeners, type RunningListener } from '../src/runtime/plan.js';
 import type { TlsMaterial } from '../src/tls/load-tls-material.js';
 import type { TlsPolicy } from '../src/tls/tls-policy.js';
 
@@ -89,4 +89,24 @@ describe('plan(running, next): the socket work of a reload', () => {
       ['data: start', 'health: start', 'management: start', 'metrics: start'],
     );
   });
+});
+
+describe('tlsRemovals(running, next): a reload never turns TLS off', () => {
+  const running = (tls: boolean): Partial<Record<ListenerName, RunningListener>> => ({ health: { ...prepared('health', { tls: tls ? 'serial-1' : null }), policy: POLICY } });
+  const next = (spec: Spec): NextListeners => ({ policy: POLICY, listeners: perListener((name) => prepared(name, name === 'health' ? spec : { tls: null })) });
+  const cases: [string, boolean, Spec, number][] = [
+    ['TLS kept', true, {}, 0],
+    ['TLS dropped', true, { tls: null }, 1],
+    ['TLS dropped with a new port', true, { tls: null, port: 9999 }, 1],
+    ['TLS dropped, listener disabled: nothing served in clear', true, { tls: null, enabled: false }, 0],
+    ['plain before, plain after', false, { tls: null }, 0],
+    ['plain before, TLS after', false, {}, 0],
+  ];
+  for (const [name, tls, spec, count] of cases) {
+    it(name, () => {
+      const found = tlsRemovals(running(tls), next(spec));
+      assert.equal(found.length, count);
+      if (count > 0) assert.match(found[0] ?? '', /^the health listener serves TLS .* a reload never turns TLS off/);
+    });
+  }
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { rename, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { connect } from 'node:tls';
 import { describe, it } from 'node:test';
@@ -121,5 +121,24 @@ describe('reload pipeline', () => {
     assert.equal(await Promise.race([keepd.exited, timeout]), 0);
     clearTimeout(timer);
     assert.ok(keepd.logs.some((line) => /stopping \(POST \/shutdown\)/.test(line.msg)));
+  });
+
+  it('a reload never turns TLS off: the TLS file removed and put back (rm, then cp) is refused in the gap and noticed after', async () => {
+    const dir = await tempDir({ 'functionalUsers.json': await functionalUsers(), 'ports.json': TEST_BASE, 'tls.json': TLS_CONFIGS.pem });
+    const keepd = await startKeepd(dir);
+    try {
+      await rm(path.join(dir, 'tls.json'));
+      const refused = await keepd.waitForLog((line) => /^configuration refused \(watch/.test(line.msg));
+      assert.match(JSON.stringify(refused.problems), /the data listener serves TLS and this configuration has no TLS keys for it; a reload never turns TLS off/);
+      const health = await get(keepd.ports.health ?? 0, '/health', USERS.health);
+      assert.equal(health.status, 200, 'still served over TLS (the client verifies the certificate)');
+      assert.equal((health.body as { components: { config: { stale: boolean } } }).components.config.stale, true);
+      await writeFile(path.join(dir, 'tls.json'), JSON.stringify(TLS_CONFIGS.pem));
+      await keepd.waitForLog((line) => /^the configuration on disk is generation 1 again \(watch/.test(line.msg));
+      const after = (await get(keepd.ports.health ?? 0, '/health', USERS.health)).body as { components: { config: { stale: boolean } } };
+      assert.equal(after.components.config.stale, false);
+    } finally {
+      await keepd.stop();
+    }
   });
 });

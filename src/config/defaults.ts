@@ -30,6 +30,7 @@ export function builtInDefaults(): JsonObject {
       maxHeaderBytes: 16_384,
       maxBodyBytes: 16_384,
       maxConnections: 1024,
+      maxConnectionsPerClient: 64,
     },
     identity: Object.fromEntries(REALMS.map((realm) => [realm, {}])),
   };

@@ -46,6 +46,7 @@ export interface ListenerLimits {
   maxHeaderBytes: number;
   maxBodyBytes: number;
   maxConnections: number;
+  maxConnectionsPerClient: number;
 }
 
 type LimitOverrides = { [K in keyof ListenerLimits]?: number | undefined };
@@ -59,6 +60,7 @@ function mergeLimits(base: ListenerLimits, over: LimitOverrides | undefined): Li
     maxHeaderBytes: over?.maxHeaderBytes ?? base.maxHeaderBytes,
     maxBodyBytes: over?.maxBodyBytes ?? base.maxBodyBytes,
     maxConnections: over?.maxConnections ?? base.maxConnections,
+    maxConnectionsPerClient: over?.maxConnectionsPerClient ?? base.maxConnectionsPerClient,
   };
 }
 

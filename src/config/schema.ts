@@ -71,6 +71,7 @@ const limitKeys = {
   maxHeaderBytes: integer(1024, 1_048_576, 'bytes'),
   maxBodyBytes: integer(0, 10_485_760, 'bytes'),
   maxConnections: integer(1, 1_000_000, 'connections'),
+  maxConnectionsPerClient: integer(1, 1_000_000, 'connections from one client address'),
 };
 const limits = z.looseObject(limitKeys, { error: 'an object of limits such as {"headersTimeoutMs": 10000}' });
 const limitOverrides = limits.partial();

@@ -1,4 +1,5 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import type { Socket } from 'node:net';
 import { createServer as createHttpsServer, type Server as HttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
 import { fastify, LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -12,6 +13,7 @@ import { logs } from '../support/logger.js';
 import type { TlsMaterial } from '../tls/load-tls-material.js';
 import type { TlsPolicy } from '../tls/tls-policy.js';
 import { errorBody } from './authentication.js';
+import { ClientConnections } from './client-connections.js';
 import type { PreparedListener } from './prepared-listener.js';
 
 export interface RouteEntry {
@@ -30,6 +32,8 @@ export interface ListenerServerOptions {
   policy: TlsPolicy;
   logger: Logger;
   requests: RequestMetrics;
+  /** A connection closed on accept, and why (`per_client`: its address has limits.maxConnectionsPerClient open). */
+  refused: (listener: ListenerName, reason: 'per_client') => void;
   routes: RouteRegistrar;
 }
 
@@ -104,6 +108,13 @@ export class ListenerServer {
           ? createHttpsServer({ ...secureServerOptions(tls, policy), ...timeouts, handshakeTimeout: limits.handshakeTimeoutMs }, handler)
           : createHttpServer(timeouts, handler);
         server.maxConnections = limits.maxConnections;
+        // Before TLS and HTTP: a client over its share is closed on accept.
+        const perClient = new ClientConnections(() => this.#settings.limits.maxConnectionsPerClient);
+        server.on('connection', (socket: Socket) => {
+          if (perClient.admit(socket)) return;
+          options.refused(this.name, 'per_client');
+          socket.destroy();
+        });
         return server;
       },
     });

@@ -64,6 +64,13 @@ export class KeepdMetrics {
     registers: [this.registry],
   });
 
+  readonly connectionsRefused = new Counter({
+    name: 'keepd_connections_refused_total',
+    help: 'Connections closed on accept, by listener and reason (per_client: the address had limits.maxConnectionsPerClient open).',
+    labelNames: ['listener', 'reason'] as const,
+    registers: [this.registry],
+  });
+
   readonly verificationOverload = new Counter({
     name: 'keepd_password_verification_overload_total',
     help: 'Requests answered 503 because every password verification slot and queue place was taken.',

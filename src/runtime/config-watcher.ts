@@ -2,6 +2,7 @@ import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
 import type { ListenerSettings } from '../config/listener-settings.js';
+import { isConfigFileName } from '../config/read-config-dir.js';
 
 export interface WatchTargets {
   /** Directories where every change counts (the configuration directory). */
@@ -11,16 +12,20 @@ export interface WatchTargets {
 }
 
 /**
- * Does a change at `changed` concern the configuration? Everything in a configuration directory
- * does; in a TLS file's directory, the file itself and Kubernetes' `..data`-style entries do
- * (a mounted Secret swaps a `..data` symlink and never touches the visible names).
+ * Does a change at `changed` concern the configuration? In a configuration directory: the files
+ * keepd reads (`*.json`, not dotfiles: editors' swap and lock files churn without meaning
+ * anything), Kubernetes' `..data`-style entries (a mounted ConfigMap swaps a `..data` symlink and
+ * never touches the visible names), and the directory itself (deleted, renamed, recreated). In a
+ * TLS file's directory: the file itself and the `..` entries.
  */
 export function isRelevantChange(changed: string, targets: WatchTargets): boolean {
   const resolved = path.resolve(changed);
-  if (targets.directories.some((dir) => resolved === dir || path.dirname(resolved) === dir)) return true;
-  if (targets.files.includes(resolved)) return true;
+  const name = path.basename(resolved);
   const parent = path.dirname(resolved);
-  return path.basename(resolved).startsWith('..') && targets.files.some((file) => path.dirname(file) === parent);
+  if (targets.directories.includes(resolved)) return true;
+  if (targets.directories.includes(parent) && (isConfigFileName(name) || name.startsWith('..'))) return true;
+  if (targets.files.includes(resolved)) return true;
+  return name.startsWith('..') && targets.files.some((file) => path.dirname(file) === parent);
 }
 
 /** Both sets of targets (a refused configuration adds to what is watched, never removes). */
@@ -28,14 +33,27 @@ export function mergeTargets(a: WatchTargets, b: WatchTargets): WatchTargets {
   return { directories: [...new Set([...a.directories, ...b.directories])], files: [...new Set([...a.files, ...b.files])] };
 }
 
+/** The directories to watch: the targets, TLS files' directories, and the configuration directories' parents (to see them come back). */
 function watchedDirectories(targets: WatchTargets): string[] {
-  return [...new Set([...targets.directories, ...targets.files.map((file) => path.dirname(file))])].sort();
+  return [...new Set([...targets.directories, ...targets.directories.map((dir) => path.dirname(dir)), ...targets.files.map((file) => path.dirname(file))])].sort();
+}
+
+/** However busy the directory, a reload comes at most this long after the first change of a burst. */
+export function maxWaitMs(debounceMs: number): number {
+  return Math.max(1000, 4 * debounceMs);
+}
+
+export interface WatcherOptions {
+  debounceMs: number;
+  onChange: (reason: string) => void;
+  log: Logger;
 }
 
 /**
  * Watches directories, never single files: editors save by renaming, Kubernetes swaps a symlinked
  * directory, certbot repoints symlinks; a watch on the file itself misses all of them. Bursts of
- * events are debounced into one call of `onChange`, which re-reads everything from disk.
+ * events are debounced into one call of `onChange` (capped by maxWaitMs, so a file churned
+ * forever cannot postpone a reload), which re-reads everything from disk.
  */
 export class ConfigWatcher {
   readonly #watcher: FSWatcher;
@@ -45,9 +63,10 @@ export class ConfigWatcher {
   #targets: WatchTargets;
   #watched: string[];
   #timer: NodeJS.Timeout | undefined;
-  #pending = new Set<string>();
+  #burstStart = 0;
+  readonly #pending = new Set<string>();
 
-  private constructor(targets: WatchTargets, options: { debounceMs: number; onChange: (reason: string) => void; log: Logger }) {
+  private constructor(targets: WatchTargets, options: WatcherOptions) {
     this.#targets = targets;
     this.#watched = watchedDirectories(targets);
     this.#debounceMs = options.debounceMs;
@@ -55,11 +74,16 @@ export class ConfigWatcher {
     this.#log = options.log;
     this.#watcher = watch(this.#watched, { ignoreInitial: true, depth: 0, persistent: true });
     this.#watcher.on('all', (event, changed) => this.#event(event, changed));
+    // Raw events too: chokidar reports nothing for names it cannot stat (a symlink loop named x.json).
+    this.#watcher.on('raw', (event, name, details) => {
+      const at = typeof details === 'object' && details !== null && 'watchedPath' in details ? details.watchedPath : undefined;
+      if (typeof at === 'string' && name !== '') this.#event(event, path.join(at, name));
+    });
     this.#watcher.on('error', (error) => this.#log.warn({ err: error }, 'configuration watcher error'));
   }
 
   /** Resolves once the initial scan is done: changes from then on are seen. */
-  static async start(targets: WatchTargets, options: { debounceMs: number; onChange: (reason: string) => void; log: Logger }): Promise<ConfigWatcher> {
+  static async start(targets: WatchTargets, options: WatcherOptions): Promise<ConfigWatcher> {
     const watcher = new ConfigWatcher(targets, options);
     await new Promise<void>((resolve) => watcher.#watcher.once('ready', resolve));
     watcher.#log.info({ directories: watcher.#watched }, `watching ${watcher.#watched.join(', ')} for configuration changes`);
@@ -68,13 +92,22 @@ export class ConfigWatcher {
 
   #event(event: string, changed: string): void {
     if (!isRelevantChange(changed, this.#targets)) return;
+    const resolved = path.resolve(changed);
+    if (event === 'addDir' && this.#targets.directories.includes(resolved)) {
+      // The directory is back (recreated, or renamed back): watch its entries again.
+      this.#watcher.unwatch(resolved);
+      this.#watcher.add(resolved);
+    }
+    const now = Date.now();
+    if (this.#pending.size === 0) this.#burstStart = now;
     this.#pending.add(`${event} ${path.basename(changed)}`);
     clearTimeout(this.#timer);
+    const wait = Math.max(0, Math.min(this.#debounceMs, this.#burstStart + maxWaitMs(this.#debounceMs) - now));
     this.#timer = setTimeout(() => {
       const reason = [...this.#pending].join(', ');
       this.#pending.clear();
       this.#onChange(reason);
-    }, this.#debounceMs);
+    }, wait);
   }
 
   get targets(): WatchTargets {

@@ -16,6 +16,7 @@ import { VERSION } from '../support/package-info.js';
 import { Watching } from './config-watcher.js';
 import { ListenerSet } from './listener-set.js';
 import type { PreparedConfig } from './prepare.js';
+import { tlsRemovals } from './plan.js';
 import { PublicPasswordScan } from './public-password-scan.js';
 import { decide, loadConfiguration, rejected, type Snapshot } from './reload.js';
 
@@ -215,9 +216,14 @@ export class Daemon implements ListenerServices {
     // 3. plan
     const current = this.#active;
     const next = loaded.prepared;
+    const refusals = tlsRemovals(this.#listeners.running(), next);
+    if (refusals.length > 0) return this.#refuse(origin, refusals);
     const decision = decide(current.prepared, next, this.#listeners.running(), 'management');
     if (decision.status === 'unchanged') {
-      if (this.#staleConfig) this.#clearStale();
+      if (this.#staleConfig) {
+        this.#clearStale();
+        this.#log.info({ origin, generation: current.generation }, `the configuration on disk is generation ${current.generation} again (${origin}); the refused edit is gone`);
+      }
       return { status: 'unchanged', generation: current.generation };
     }
     // 4. apply: the snapshot first (the next request sees the new accounts), then the sockets.

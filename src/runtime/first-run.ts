@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { rename, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import path from 'node:path';
 import { createSecret } from '../accounts/secret.js';
@@ -32,6 +32,46 @@ export interface FirstRun {
   accounts: FirstRunAccount[];
   configFile: string;
   certFile: string;
+}
+
+/** In the first-run file: whether its passwords were ever printed. false means nobody knows them. */
+const SHOWN_KEY = '_passwordsShown';
+
+const TEMPORARY = /^\.(?:00-keepd-first-run\.json|keepd-first-run\.(?:key|cert)\.pem)\.\d+\.tmp$/;
+
+/** Temporary files a first run killed mid-write left behind (they would stay for good). */
+export async function removeFirstRunLeftovers(configDir: string): Promise<string[]> {
+  const names = await readdir(configDir).catch(() => []);
+  const leftovers = names.filter((name) => TEMPORARY.test(name));
+  await Promise.all(leftovers.map((name) => unlink(path.join(configDir, name)).catch(() => undefined)));
+  return leftovers;
+}
+
+/** Records that the passwords were printed (the banner is out): later starts say nothing more. */
+export async function markPasswordsShown(firstRun: FirstRun): Promise<void> {
+  const text = await readFile(firstRun.configFile, 'utf8');
+  const config = JSON.parse(text) as Record<string, unknown>;
+  if (config[SHOWN_KEY] !== false) return;
+  config[SHOWN_KEY] = true;
+  await writeAtomically(firstRun.configFile, `${JSON.stringify(config, null, 2)}\n`, 0o600);
+}
+
+/**
+ * The first-run accounts exist but their passwords were never printed (the first start could
+ * not bind, or was killed before it printed): nobody can log in with them. A sentence saying so,
+ * with the command that starts over, or undefined.
+ */
+export async function unshownFirstRun(configDir: string): Promise<string | undefined> {
+  const file = path.join(configDir, FIRST_RUN_FILES.config);
+  let config: unknown;
+  try {
+    config = JSON.parse(await readFile(file, 'utf8'));
+  } catch {
+    return undefined; // no first run here (or a broken file, which the configuration reports)
+  }
+  if (typeof config !== 'object' || config === null || !(SHOWN_KEY in config) || config[SHOWN_KEY] !== false) return undefined;
+  const files = [FIRST_RUN_FILES.config, FIRST_RUN_FILES.key, FIRST_RUN_FILES.cert].map((name) => `'${path.join(configDir, name)}'`).join(' ');
+  return `the first-run accounts in ${file} were created, but their passwords were never shown (an earlier start stopped before printing them), so nobody can log in with them. To get new ones, run: rm ${files} and start keepd again; or give the accounts passwords of your own with keepd salt`;
 }
 
 /** No account in any realm and no TLS anywhere: a fresh install that would otherwise serve nothing securely. */
@@ -89,6 +129,7 @@ export async function generateFirstRun(configDir: string, hostname = osHostname(
   }
   const config = {
     _comment: 'Written by keepd on its first run. Replace with your own certificate and accounts, then delete this file and the keepd-first-run.* files.',
+    [SHOWN_KEY]: false,
     TLSType: 'pem',
     TLSFile: FIRST_RUN_FILES.key,
     PEMCert: FIRST_RUN_FILES.cert,
@@ -108,7 +149,10 @@ function urlHost(address: string): string {
   return isWildcardAddress(address) || isLoopbackAddress(address) ? 'localhost' : address.includes(':') ? `[${address}]` : address;
 }
 
-/** The once-only message with the passwords and ready-to-paste curl commands. */
+/**
+ * The once-only message with the passwords and ready-to-paste curl commands (none when keepd
+ * could not start: the accounts stay for the next start, and the passwords are shown now all the same).
+ */
 export function firstRunBanner(firstRun: FirstRun, endpoints: Partial<Record<ListenerName, { address: string; port: number }>>): string {
   const lines = [
     '',
@@ -118,6 +162,10 @@ export function firstRunBanner(firstRun: FirstRun, endpoints: Partial<Record<Lis
     '',
   ];
   for (const account of firstRun.accounts) lines.push(`  ${account.listener.padEnd(11)} ${account.user.padEnd(14)} ${account.password}`);
+  if (Object.keys(endpoints).length === 0) {
+    lines.push('', 'keepd could not start (see below); the accounts are kept and work once it does.', '');
+    return `${lines.join('\n')}\n`;
+  }
   lines.push('', 'Try them:');
   for (const account of firstRun.accounts) {
     const endpoint = endpoints[account.listener];

@@ -48,7 +48,8 @@ export class ListenerSet {
   async start(name: ListenerName, spec: PreparedListener, policy: TlsPolicy): Promise<ListenerServer> {
     const { log, metrics, routes, changed } = this.#options;
     try {
-      const server = await ListenerServer.start({ prepared: spec, policy, logger: log, requests: metrics.requests, routes: routes(name) });
+      const refused = (listener: ListenerName, reason: string): void => metrics.connectionsRefused.inc({ listener, reason });
+      const server = await ListenerServer.start({ prepared: spec, policy, logger: log, requests: metrics.requests, refused, routes: routes(name) });
       this.#servers.set(name, server);
       metrics.markListener(name, true, server.tls?.certificate.validToMs);
       log.info({ listener: name, scheme: server.scheme, address: server.address, port: server.port }, `${name} listener on ${server.scheme}://${urlHost(server.address)}:${server.port}`);

@@ -63,3 +63,15 @@ export function plan(running: Partial<Record<ListenerName, RunningListener>>, ne
     return change ? [change] : [];
   });
 }
+
+/**
+ * Listeners that serve TLS now and would serve plain http after this reload. A reload never does
+ * that (passwords would cross the network in clear because a file went missing for a moment);
+ * only a restart can, and then keepd warns.
+ */
+export function tlsRemovals(running: Partial<Record<ListenerName, RunningListener>>, next: NextListeners): string[] {
+  return LISTENER_NAMES.filter((name) => running[name]?.tls !== undefined && next.listeners[name].settings.enabled && next.listeners[name].tls === undefined).map(
+    (name) =>
+      `the ${name} listener serves TLS and this configuration has no TLS keys for it; a reload never turns TLS off. Restore TLSFile and TLSType (top level or listeners.${name}), or restart keepd to serve plain http on purpose`,
+  );
+}

@@ -1,18 +1,33 @@
 import type { Logger } from 'pino';
 import type { Daemon } from './daemon.js';
 
-const SIGNAL_NUMBERS = { SIGINT: 2, SIGTERM: 15 } as const;
+type StopSignal = 'SIGINT' | 'SIGTERM';
 
 /**
- * SIGTERM/SIGINT: graceful stop (drain, exit 0); a second one exits at once. SIGHUP: reload, the
- * counterpart of `tell restapi reload`. Returns a function that removes the handlers.
+ * Ends the process at once by the signal's default action. Not process.exit(): that joins
+ * libuv's worker threads, and a thread blocked in a read (a FIFO, a hung network mount) would
+ * hold the process, and its ports, for good. Killed by the signal, the shell and systemd see
+ * 128 + its number, as for any program that does not handle it.
  */
-export function handleSignals(daemon: Daemon, log: Logger, exit: (code: number) => never = (code) => process.exit(code)): () => void {
+function dieBy(signal: StopSignal, removeHandlers: () => void): void {
+  removeHandlers();
+  process.kill(process.pid, signal);
+  // Should the default action not end it (it always does on Linux), nothing else will.
+  setTimeout(() => process.kill(process.pid, 'SIGKILL'), 1000).unref();
+}
+
+/**
+ * SIGTERM/SIGINT: graceful stop (drain, exit 0); a second one ends the process at once, whatever
+ * it is waiting for. SIGHUP: reload, the counterpart of `tell restapi reload`. Returns a function
+ * that removes the handlers.
+ */
+export function handleSignals(daemon: Daemon, log: Logger): () => void {
   let stopRequested = false;
-  const onStop = (signal: keyof typeof SIGNAL_NUMBERS): void => {
+  const onStop = (signal: StopSignal): void => {
     if (stopRequested) {
       log.warn({ signal }, `${signal} again: exiting now without draining`);
-      exit(128 + SIGNAL_NUMBERS[signal]);
+      dieBy(signal, remove);
+      return;
     }
     stopRequested = true;
     daemon.shutdown(signal);
@@ -23,9 +38,10 @@ export function handleSignals(daemon: Daemon, log: Logger, exit: (code: number) 
   process.on('SIGTERM', onTerm);
   process.on('SIGINT', onInt);
   process.on('SIGHUP', onHup);
-  return () => {
+  function remove(): void {
     process.off('SIGTERM', onTerm);
     process.off('SIGINT', onInt);
     process.off('SIGHUP', onHup);
-  };
+  }
+  return remove;
 }

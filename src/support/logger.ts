@@ -34,11 +34,23 @@ export interface LoggerOptions {
   destination?: NodeJS.WritableStream;
 }
 
+/**
+ * Errors as pino writes them, without the raw bytes of a request: Node's HTTP parser attaches the
+ * packet it choked on (`rawPacket`, Authorization header included) to a client error, and Fastify
+ * logs that error at trace level. A Buffer under any other name goes too.
+ */
+export function serializeError(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  const raw = (key: string, value: unknown): boolean => key === 'rawPacket' || value instanceof Uint8Array;
+  return Object.fromEntries(Object.entries(pino.stdSerializers.err(error)).filter(([key, value]) => !raw(key, value)));
+}
+
 export async function createLogger(options: LoggerOptions): Promise<Logger> {
   const base = {
     level: options.level,
     base: { pid: process.pid },
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    serializers: { err: serializeError, error: serializeError },
   };
   if (options.pretty) {
     // Loaded only for a terminal: services log JSON and should not pay for it at start-up.
