@@ -1,9 +1,25 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Layer } from './merge.js';
 import { parseConfigText } from './parse-config-text.js';
-import { describeFsError, errorCode } from '../support/errors.js';
+import { describeFsError } from '../support/errors.js';
 import type { ConfigProblem } from './problems.js';
+import { describeReadFailure, formatSeconds, listDirectory, readRegularFile, type ReadFailure } from './safe-read.js';
+
+/**
+ * Largest configuration file read: 1 MiB. Real keepconfig.d files are a few kB; an account takes
+ * 230 to 270 bytes, so even 4,000 accounts fit in one file. A larger file is something else (a
+ * log, a data dump) saved under a .json name. Refused before reading: 50 MB ran keepd out of
+ * memory (its heap is 256 MB), and within 1 MiB the worst case is refused or loaded in well under
+ * a second (see MAX_VALUES_PER_FILE).
+ */
+export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
+
+/**
+ * How long reading one configuration file (or listing the directory) may take: 2 s. A local or
+ * healthy network file system answers in milliseconds; a hung mount would otherwise block keepd's
+ * start, and every reload after, for good.
+ */
+export const CONFIG_READ_DEADLINE_MS = 2000;
 
 /**
  * Which directory entries are configuration: names ending in `.json` that do not start with a dot
@@ -27,45 +43,67 @@ export interface DirectoryLayers {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-async function readLayer(directory: string, name: string): Promise<{ layer?: Layer; problem?: ConfigProblem }> {
+/** A read failure of a configuration file as a problem, or undefined when the file is simply gone. */
+function readProblem(name: string, failure: ReadFailure): ConfigProblem | undefined {
+  switch (failure.kind) {
+    case 'missing':
+      // Deleted since it was listed: absent, as if listed a moment later. A link that leads
+      // nowhere is a mistake (a ConfigMap or a target moved away): said, never skipped.
+      return failure.danglingLink ? { source: name, message: describeReadFailure(failure, name) } : undefined;
+    case 'not-regular':
+      // A directory named x.json is not a configuration file: ignored, as before. A FIFO, a
+      // socket or a device is a mistake, and reading it could block: said, never opened.
+      if (failure.type === 'directory') return undefined;
+      return { source: name, message: `${describeReadFailure(failure, name)}: keepd reads only regular files (or symbolic links to them)` };
+    case 'too-large':
+      return {
+        source: name,
+        message: `${describeReadFailure(failure, name)} (configuration files are a few kB; is this the right file?)`,
+      };
+    case 'timeout':
+    case 'io':
+      return { source: name, message: describeReadFailure(failure, name) };
+  }
+}
+
+async function readLayer(directory: string, name: string): Promise<{ layer?: Layer; problems?: ConfigProblem[] }> {
   const file = path.join(directory, name);
-  let bytes: Buffer;
-  try {
-    // stat follows symlinks: a Kubernetes ConfigMap entry is a symlink to a regular file.
-    if (!(await stat(file)).isFile()) return {};
-    bytes = await readFile(file);
-  } catch (error) {
-    if (errorCode(error) === 'ENOENT') return {}; // deleted between readdir and read, or a dangling link
-    return { problem: { source: name, message: `cannot read ${file}: ${describeFsError(error)}` } };
+  // Follows symlinks: a Kubernetes ConfigMap entry is a symlink to a regular file.
+  const read = await readRegularFile(file, { maxBytes: MAX_CONFIG_FILE_BYTES, deadlineMs: CONFIG_READ_DEADLINE_MS });
+  if (!read.ok) {
+    const problem = readProblem(name, read.failure);
+    return problem ? { problems: [problem] } : {};
   }
   let text: string;
   try {
-    text = utf8.decode(bytes);
+    text = utf8.decode(read.bytes);
   } catch {
-    return { problem: { source: name, message: 'the file is not valid UTF-8; save it as UTF-8' } };
+    return { problems: [{ source: name, message: 'the file is not valid UTF-8; save it as UTF-8' }] };
   }
   const parsed = parseConfigText(text, name);
-  return parsed.ok ? { layer: { source: name, data: parsed.data } } : { problem: parsed.problem };
+  return parsed.ok ? { layer: { source: name, data: parsed.data } } : { problems: parsed.problems };
 }
 
 /** Every configuration file of the directory, in the order they are merged. */
 export async function readConfigDir(directory: string): Promise<DirectoryLayers> {
-  let names: string[];
-  try {
-    names = (await readdir(directory)).filter(isConfigFileName).sort(compareFileNames);
-  } catch (error) {
-    return {
-      layers: [],
-      files: [],
-      problems: [{ source: directory, message: `cannot read the configuration directory: ${describeFsError(error)}` }],
-    };
+  const listing = await listDirectory(directory, CONFIG_READ_DEADLINE_MS);
+  if (!listing.ok) {
+    const { failure } = listing;
+    const why =
+      failure.kind === 'timeout' && failure.state !== 'too-many-stuck'
+        ? `listing it did not finish within ${formatSeconds(failure.deadlineMs)} (a hung network mount?)`
+        : failure.kind === 'io'
+          ? describeFsError(failure.cause)
+          : describeReadFailure(failure);
+    return { layers: [], files: [], problems: [{ source: directory, message: `cannot read the configuration directory: ${why}` }] };
   }
+  const names = listing.names.filter(isConfigFileName).sort(compareFileNames);
   const results = await Promise.all(names.map((name) => readLayer(directory, name)));
   const layers: Layer[] = [];
   const problems: ConfigProblem[] = [];
   for (const result of results) {
     if (result.layer) layers.push(result.layer);
-    if (result.problem) problems.push(result.problem);
+    if (result.problems) problems.push(...result.problems);
   }
   return { layers, files: layers.map((layer) => layer.source), problems };
 }
