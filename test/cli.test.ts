@@ -94,6 +94,32 @@ describe('keepd CLI', () => {
       assert.ok(!run.screen.includes('passwordx'));
     });
 
+    it('on a terminal, arrow keys move the cursor: they never become part of the password', async () => {
+      // hunter2, left arrow (ESC [ D), X: readline inserts the X before the 2.
+      const run = await runInTerminal(['salt'], [
+        { prompt: 'Password: ', type: 'hunter2\u001b[DX\r' },
+        { prompt: 'Again: ', type: 'hunter2\u001b[DX\r' },
+      ]);
+      assert.equal(run.code, 0, run.screen);
+      assert.ok(!run.screen.includes('hunter'), run.screen);
+      const secret = /([0-9A-F]{64}:[0-9A-F]{128})/.exec(run.screen)?.[1] ?? '';
+      assert.equal((await runCli(['verify', secret], { input: 'hunterX2' })).code, 0, 'the password is hunterX2');
+      assert.equal((await runCli(['verify', secret], { input: 'hunter2X' })).code, 1);
+      assert.equal((await runCli(['verify', secret], { input: 'hunter\u001b[DX2' })).code, 1);
+
+      // Home (ESC [ H) and Delete (ESC [ 3 ~): Xpassword becomes password.
+      const edited = await runInTerminal(['verify', PUBLISHED.password], [{ prompt: 'Password: ', type: 'Xpassword\u001b[H\u001b[3~\r' }]);
+      assert.equal(edited.code, 0, edited.screen);
+      assert.ok(!edited.screen.includes('password\r') && !edited.screen.includes('Xpass'), edited.screen);
+    });
+
+    it('on a terminal, Ctrl-C aborts without printing a secret', async () => {
+      const run = await runInTerminal(['salt'], [{ prompt: 'Password: ', type: 'hunter2\u0003' }]);
+      assert.equal(run.code, 130, run.screen);
+      assert.ok(!/[0-9A-F]{64}:/.test(run.screen), run.screen);
+      assert.ok(!run.screen.includes('hunter2'), run.screen);
+    });
+
     it('refuses an empty password', async () => {
       const run = await runCli(['salt'], { input: '\n' });
       assert.equal(run.code, 2);

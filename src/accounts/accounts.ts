@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import type { KeepConfig } from '../config/schema.js';
-import { REALMS, type Realm } from '../config/listener-table.js';
+import { LISTENER_NAMES, LISTENERS, REALMS, type Realm } from '../config/listener-table.js';
 import { parseSecret, type SaltedSecret } from './secret.js';
 
 export interface Account {
@@ -18,7 +18,11 @@ export interface Account {
 /** The functional accounts of one configuration, by realm and exact name (no trimming, no case folding). */
 export type AccountIndex = ReadonlyMap<Realm, ReadonlyMap<string, Account>>;
 
-/** Builds the index once per load, so that requests never parse secrets. */
+/**
+ * Builds the index once per load, so that requests never parse secrets. Own properties only: the
+ * schema keeps an account named `__proto__` as an own property of its realm (see schema.ts), and
+ * Object.entries lists it like any other; a Map never confuses a name with a prototype.
+ */
 export function indexAccounts(identity: KeepConfig['identity']): AccountIndex {
   const index = new Map<Realm, Map<string, Account>>();
   for (const realm of REALMS) {
@@ -45,4 +49,47 @@ export function countAccounts(index: AccountIndex): Record<Realm, number> {
     metricsAPI: count('metricsAPI'),
     singleDbModeUsers: count('singleDbModeUsers'),
   };
+}
+
+// RFC 7617, as src/listeners/authentication.ts applies it: the user-id ends at the first ':',
+// credentials with control characters are refused, and they are decoded as UTF-8 by a TextDecoder,
+// which drops a leading byte order mark.
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTER = /[\x00-\x1f\x7f]/;
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
+/**
+ * Why no client can ever log in as `name` with HTTP Basic, or undefined when one can. Mirrors
+ * parseBasicAuthorization (test/hostile-accounts.test.ts checks that they agree on any string).
+ */
+export function whyNameCannotLogIn(name: string): string | undefined {
+  if (name.includes(':')) return 'HTTP Basic ends the user name at the first ":" (RFC 7617), so the name never arrives whole';
+  if (CONTROL_CHARACTER.test(name)) return 'HTTP Basic credentials holding a control character (tab, newline, NUL, DEL...) are refused as malformed';
+  if (LONE_SURROGATE.test(name)) return 'the name is not valid Unicode (a lone surrogate), so no client can send it in UTF-8';
+  if (name.startsWith('\ufeff')) return 'a leading byte order mark (U+FEFF) is dropped when the credentials are decoded from UTF-8';
+  return undefined;
+}
+
+/** Characters JSON.stringify leaves as they are that a terminal would act on, or that do not show. */
+const INVISIBLE_OR_CONTROL = /[\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
+
+/** An account name for a message: a JSON string, every control, bidi or invisible character escaped. */
+export function quoteName(name: string): string {
+  return JSON.stringify(name).replace(INVISIBLE_OR_CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * One warning per account (active or not) whose name HTTP Basic cannot carry: it can never log
+ * in, and nothing else would say so. Names are shown as JSON strings, control characters escaped.
+ */
+export function unusableAccountNames(index: AccountIndex): string[] {
+  const warnings: string[] = [];
+  for (const realm of REALMS) {
+    const listeners = LISTENER_NAMES.filter((listener) => LISTENERS[listener].realm === realm).join(', ');
+    for (const name of index.get(realm)?.keys() ?? []) {
+      const why = whyNameCannotLogIn(name);
+      if (why !== undefined) warnings.push(`account ${quoteName(name)} of identity.${realm} can never log in to the ${listeners} listener: ${why}; rename it`);
+    }
+  }
+  return warnings;
 }

@@ -1,12 +1,13 @@
 import { LISTENER_NAMES, LISTENERS, type ListenerName, type Realm } from '../config/listener-table.js';
-import type { AccountIndex } from './accounts.js';
+import { quoteName, type AccountIndex } from './accounts.js';
 import { verifyPassword, type SaltedSecret } from './secret.js';
 
 /**
  * Passwords printed in the product's documentation and its examples (functional accounts, TLS
- * snippets), and the most common defaults next to them. Anyone can try them.
+ * snippets), the most common defaults next to them, and the empty password (Basic `user:` carries
+ * it, and `keepd salt` refuses it, but a secret made elsewhere may hold it). Anyone can try them.
  */
-export const PUBLIC_PASSWORDS = ['password', 'metrics', 'health', 'admin', 'secret', 'changeit', 'passw0rd', 'P@$$w0rd1352'] as const;
+export const PUBLIC_PASSWORDS = ['', 'password', 'metrics', 'health', 'admin', 'secret', 'changeit', 'passw0rd', 'P@$$w0rd1352'] as const;
 
 /** The salted secrets the product's docs publish, matched without any PBKDF2. */
 export const PUBLISHED_SECRETS: ReadonlySet<string> = new Set([
@@ -20,7 +21,11 @@ export interface PublicCredential {
   account: string;
 }
 
-/** Per stored secret: does a public password open it? Secrets rarely change, so reloads rarely pay. */
+/**
+ * Per stored secret (upper-cased): does a public password open it? Secrets rarely change, so
+ * reloads rarely pay. A verdict is computed against the whole of PUBLIC_PASSWORDS (the empty
+ * password included), which is fixed for the life of the process: a remembered verdict is never stale.
+ */
 const verdicts = new Map<string, Promise<boolean>>();
 const MAX_VERDICTS = 10_000;
 
@@ -62,5 +67,5 @@ export async function findPublicCredentials(accounts: AccountIndex, onProgress: 
 }
 
 export function describePublicCredential(credential: PublicCredential): string {
-  return `account "${credential.account}" of identity.${credential.realm} (${credential.listener} listener) has a password published in the product's documentation or a well-known default; give it a new one (keepd salt) or set "active": false`;
+  return `account ${quoteName(credential.account)} of identity.${credential.realm} (${credential.listener} listener) has a password published in the product's documentation, a well-known default or an empty one; give it a new one (keepd salt) or set "active": false`;
 }

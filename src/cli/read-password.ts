@@ -1,4 +1,6 @@
 /** Reading a password from stdin: hidden on a terminal, whole on a pipe. */
+import { createInterface, emitKeypressEvents } from 'node:readline';
+import { Writable } from 'node:stream';
 
 export class PasswordInputCancelled extends Error {
   constructor() {
@@ -20,43 +22,43 @@ async function readAll(input: NodeJS.ReadableStream): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function withoutLastCodePoint(text: string): string {
-  const last = text.codePointAt(text.length - 2);
-  return text.slice(0, last !== undefined && last > 0xffff ? -2 : -1);
+/** Swallows what readline would echo: the typed password never reaches the terminal. */
+function mutedOutput(): Writable {
+  return new Writable({
+    write(_chunk: unknown, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
+      done();
+    },
+  });
 }
 
-/** Applies terminal keystrokes to a line being typed; returns the line, or `done` at Enter. */
-export function applyKeys(line: string, keys: string): { line: string; done: boolean; cancelled: boolean } {
-  let current = line;
-  for (const key of keys) {
-    if (key === '\r' || key === '\n' || key === '\u0004') return { line: current, done: true, cancelled: false };
-    if (key === '\u0003') return { line: current, done: true, cancelled: true };
-    if (key === '\u007f' || key === '\b') current = withoutLastCodePoint(current);
-    else if (key >= ' ') current += key;
-  }
-  return { line: current, done: false, cancelled: false };
-}
-
+/**
+ * One line from a terminal, without echo. Line editing is Node's readline (arrow keys, Home/End,
+ * Delete, Backspace, Ctrl-U/W... move and edit as in a shell; escape sequences never become part
+ * of the password). Its output is muted, so nothing typed is shown; the prompt goes to the real
+ * output only once readline has switched the terminal to raw mode (no echo). Enter ends the line;
+ * Ctrl-C rejects with PasswordInputCancelled; Ctrl-D on an empty line (end of input) gives "".
+ */
 function readHidden(input: NodeJS.ReadStream, output: NodeJS.WritableStream, prompt: string): Promise<string> {
+  // Keystrokes are decoded for no interface in particular: when decoding for one, readline treats
+  // several keys arriving together (a paste, a fast typist, a pty) as a paste and appends them at
+  // the end of the line whatever the cursor, so `hunter2`, left arrow, `X` would give hunter2X.
+  // Once the decoder exists, createInterface reuses it.
+  emitKeypressEvents(input);
   return new Promise((resolve, reject) => {
-    let line = '';
-    // Echo off before the prompt shows: whatever is typed after it is never displayed.
-    input.setRawMode(true);
-    output.write(prompt);
-    input.setEncoding('utf8');
-    const onData = (keys: string): void => {
-      const step = applyKeys(line, keys);
-      line = step.line;
-      if (!step.done) return;
-      input.removeListener('data', onData);
-      input.setRawMode(false);
-      input.pause();
+    // terminal: true puts the input in raw mode here, before the prompt shows.
+    const rl = createInterface({ input, output: mutedOutput(), terminal: true, historySize: 0, prompt: '' });
+    let settled = false;
+    const finish = (outcome: () => void): void => {
+      if (settled) return;
+      settled = true;
+      rl.close(); // restores the terminal mode and pauses the input
       output.write('\n');
-      if (step.cancelled) reject(new PasswordInputCancelled());
-      else resolve(line);
+      outcome();
     };
-    input.on('data', onData);
-    input.resume();
+    rl.on('line', (line: string) => finish(() => resolve(line)));
+    rl.on('SIGINT', () => finish(() => reject(new PasswordInputCancelled())));
+    rl.on('close', () => finish(() => resolve('')));
+    output.write(prompt);
   });
 }
 

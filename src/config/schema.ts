@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { LOG_LEVELS } from '../support/logger.js';
 import { LISTENER_NAMES, LISTENERS, REALMS, type Realm } from './listener-table.js';
 import { SECRET_FORMAT_HINT, SECRET_PATTERN } from './secret-format.js';
-import { getOwn, isJsonObject, valueAt, type JsonObject } from './json.js';
+import { getOwn, isJsonObject, setOwn, valueAt, type JsonObject } from './json.js';
 import { isSecretPath } from './mask.js';
 import { sourcesAt, type SourceTree } from './merge.js';
 import { describeFound, formatPath, type ConfigProblem } from './problems.js';
@@ -35,8 +35,28 @@ const account = z.looseObject(
 );
 export type AccountConfig = z.infer<typeof account>;
 
-const realm = z.record(z.string(), account, {
-  error: 'an object of accounts, e.g. {"name": {"active": true, "secret": "HASH:SALT"}}',
+const REALM_EXPECTED = 'an object of accounts, e.g. {"name": {"active": true, "secret": "HASH:SALT"}}';
+
+/**
+ * One realm's accounts, by name, with own-property semantics: z.record skips a key named
+ * `__proto__` (neither validated nor kept), so an account of that name would be listed by
+ * `keepd check` yet never log in, and a malformed one would pass unreported. Here every own key of
+ * the merged JSON is validated as an account, its problems under its own path, and written with
+ * setOwn, so that `__proto__` is an account like any other (accounts.ts indexes it in a Map).
+ */
+const realm = z.custom<JsonObject>(isJsonObject, { error: REALM_EXPECTED }).transform((accounts, ctx) => {
+  const out: Record<string, AccountConfig> = {};
+  for (const name of Object.keys(accounts)) {
+    const result = account.safeParse(getOwn(accounts, name));
+    if (result.success) {
+      setOwn(out, name, result.data);
+      continue;
+    }
+    for (const issue of result.error.issues) {
+      ctx.addIssue({ code: 'custom', message: issue.message, path: [name, ...issue.path] });
+    }
+  }
+  return out;
 });
 
 const identity = z.looseObject(

@@ -86,7 +86,7 @@ export class KeepdMetrics {
 
   readonly publicPasswordAccounts = new Gauge({
     name: 'keepd_accounts_with_public_password',
-    help: "Accounts whose password is published in the product's documentation or a well-known default.",
+    help: "Accounts whose password is published in the product's documentation, a well-known default or empty.",
     labelNames: ['realm'] as const,
     registers: [this.registry],
   });

@@ -1,4 +1,4 @@
-import { indexAccounts, type AccountIndex } from '../accounts/accounts.js';
+import { indexAccounts, unusableAccountNames, whyNameCannotLogIn, type AccountIndex } from '../accounts/accounts.js';
 import { isLoopbackAddress } from '../config/addresses.js';
 import type { LoadedConfig } from '../config/assemble.js';
 import { perListener, type ListenerName } from '../config/listener-table.js';
@@ -32,7 +32,7 @@ function sourceLabel(loaded: LoadedConfig, path: string[]): string {
 
 function accountWarnings(settings: ListenerSettings[], accounts: AccountIndex): string[] {
   return settings
-    .filter((s) => s.enabled && [...(accounts.get(s.realm)?.values() ?? [])].every((account) => !account.active))
+    .filter((s) => s.enabled && [...(accounts.get(s.realm)?.values() ?? [])].every((account) => !account.active || whyNameCannotLogIn(account.name) !== undefined))
     .map((s) => `no active account in identity.${s.realm}: nobody can log in to the ${s.name} listener`);
 }
 
@@ -85,6 +85,6 @@ export async function prepareConfig(loaded: LoadedConfig): Promise<Preparation> 
     return { settings: own, tls: own.enabled && own.tls ? materials.get(JSON.stringify(own.tls)) : undefined };
   });
   const accounts = indexAccounts(config.identity);
-  const warnings = [...policy.warnings, ...accountWarnings(settings, accounts), ...managementExposure(settingsByName.management)];
+  const warnings = [...policy.warnings, ...accountWarnings(settings, accounts), ...unusableAccountNames(accounts), ...managementExposure(settingsByName.management)];
   return { ok: true, prepared: { loaded, accounts, policy, listeners, warnings } };
 }
