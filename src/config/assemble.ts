@@ -1,3 +1,4 @@
+import { yieldToEventLoop } from '../support/yield.js';
 import { normalizeAliases } from './aliases.js';
 import { builtInDefaults } from './defaults.js';
 import { healthcheckLayer, readEnvironment, type Environment } from './env-layer.js';
@@ -47,7 +48,10 @@ export async function assembleConfig(configDir: string, env: Environment, salt: 
     layers.push(healthcheckLayer(user, await salt(password)));
   }
 
+  // Each step of a large configuration takes tens of milliseconds: requests go first in between.
+  await yieldToEventLoop();
   const { config: merged, sources } = mergeLayers(layers);
+  await yieldToEventLoop();
   const validation = validateConfig(merged, sources);
   if (!validation.ok) problems.push(...validation.problems);
   if (problems.length > 0 || !validation.ok) return { ok: false, problems };

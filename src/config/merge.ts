@@ -1,4 +1,4 @@
-import { getOwn, isJsonObject, setOwn, type Json, type JsonObject } from './json.js';
+import { cloneJson, getOwn, isJsonObject, setOwn, type Json, type JsonObject } from './json.js';
 
 /** One layer of configuration: the defaults, one file, or the environment. */
 export interface Layer {
@@ -34,7 +34,7 @@ function mergeObject(target: JsonObject, sources: SourceTree, layer: JsonObject,
       const label = labelOf(key);
       mergeObject(existing, existingSources, value, () => label);
     } else {
-      setOwn(target, key, structuredClone(value));
+      setOwn(target, key, cloneJson(value));
       setOwn(sources, key, sourcesFor(value, labelOf(key)));
     }
   }

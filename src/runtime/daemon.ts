@@ -13,6 +13,7 @@ import type { ReloadOutcome, ReloadRequest } from '../listeners/reload-outcome.j
 import type { DaemonSnapshot } from '../listeners/status-reports.js';
 import { KeepdMetrics } from '../metrics/keepd-metrics.js';
 import { VERSION } from '../support/package-info.js';
+import { yieldToEventLoop } from '../support/yield.js';
 import { Watching } from './config-watcher.js';
 import { ListenerSet } from './listener-set.js';
 import type { PreparedConfig } from './prepare.js';
@@ -216,6 +217,7 @@ export class Daemon implements ListenerServices {
     // 3. plan
     const current = this.#active;
     const next = loaded.prepared;
+    await yieldToEventLoop();
     const refusals = tlsRemovals(this.#listeners.running(), next);
     if (refusals.length > 0) return this.#refuse(origin, refusals);
     const decision = decide(current.prepared, next, this.#listeners.running(), 'management');

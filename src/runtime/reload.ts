@@ -7,6 +7,7 @@ import type { ListenerName } from '../config/listener-table.js';
 import type { ConfigProblem } from '../config/problems.js';
 import type { ReloadOutcome } from '../listeners/reload-outcome.js';
 import type { ListenerChange, RunningListener } from './plan.js';
+import { yieldToEventLoop } from '../support/yield.js';
 import { plan } from './plan.js';
 import { prepareConfig, type PreparedConfig } from './prepare.js';
 
@@ -35,7 +36,9 @@ export async function loadConfiguration(configDir: string, env: Environment, str
   const assembled = await assembleConfig(configDir, env, saltPlatformPassword);
   if (!assembled.ok) return assembled;
   const settings = Object.values(resolveListenerSettings(assembled.loaded.config, assembled.loaded.configDir));
+  await yieldToEventLoop();
   const preparation = await prepareConfig(assembled.loaded);
+  await yieldToEventLoop();
   if (!preparation.ok) return { ...preparation, settings };
   if (strict || preparation.prepared.loaded.config.strict) {
     const found = await findPublicCredentials(preparation.prepared.accounts);
