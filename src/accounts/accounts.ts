@@ -19,23 +19,48 @@ export interface Account {
 export type AccountIndex = ReadonlyMap<Realm, ReadonlyMap<string, Account>>;
 
 /**
- * Builds the index once per load, so that requests never parse secrets. Own properties only: the
- * schema keeps an account named `__proto__` as an own property of its realm (see schema.ts), and
- * Object.entries lists it like any other; a Map never confuses a name with a prototype.
+ * An account as a load found it. The secret is parsed and its tag hashed on first use, not when
+ * the index is built: a configuration of 10,000 accounts loads without 10,000 of each, and only
+ * the accounts that log in ever pay.
+ */
+class StoredAccount implements Account {
+  readonly CN?: string;
+  #secret: SaltedSecret | undefined;
+  #secretTag: string | undefined;
+
+  constructor(
+    readonly realm: Realm,
+    readonly name: string,
+    readonly active: boolean,
+    readonly storedSecret: string,
+    CN: string | undefined,
+  ) {
+    if (CN !== undefined) this.CN = CN;
+  }
+
+  get secret(): SaltedSecret {
+    // The schema refused malformed secrets; an unmatchable one would be the safe answer anyway.
+    this.#secret ??= parseSecret(this.storedSecret) ?? { hash: Buffer.alloc(32), salt: Buffer.alloc(64) };
+    return this.#secret;
+  }
+
+  get secretTag(): string {
+    this.#secretTag ??= hash('sha256', this.storedSecret.toUpperCase(), 'base64');
+    return this.#secretTag;
+  }
+}
+
+/**
+ * Builds the index once per load, so that requests never look through the configuration. Own
+ * properties only: the schema keeps an account named `__proto__` as an own property of its realm
+ * (see schema.ts), and Object.entries lists it like any other; a Map never confuses a name with a
+ * prototype.
  */
 export function indexAccounts(identity: KeepConfig['identity']): AccountIndex {
   const index = new Map<Realm, Map<string, Account>>();
   for (const realm of REALMS) {
     const accounts = new Map<string, Account>();
-    for (const [name, entry] of Object.entries(identity[realm])) {
-      const secret = parseSecret(entry.secret);
-      if (!secret) continue; // the schema already refused malformed secrets
-      const secretTag = hash('sha256', entry.secret.toUpperCase(), 'base64');
-      const account: Account = entry.CN === undefined
-        ? { realm, name, active: entry.active, storedSecret: entry.secret, secretTag, secret }
-        : { realm, name, active: entry.active, CN: entry.CN, storedSecret: entry.secret, secretTag, secret };
-      accounts.set(name, account);
-    }
+    for (const [name, entry] of Object.entries(identity[realm])) accounts.set(name, new StoredAccount(realm, name, entry.active, entry.secret, entry.CN));
     index.set(realm, accounts);
   }
   return index;

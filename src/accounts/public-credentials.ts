@@ -27,7 +27,12 @@ export interface PublicCredential {
  * password included), which is fixed for the life of the process: a remembered verdict is never stale.
  */
 const verdicts = new Map<string, Promise<boolean>>();
-const MAX_VERDICTS = 10_000;
+let judged = 0;
+
+/** How many secrets were judged with PBKDF2 so far in this process (each costs up to one run per public password). */
+export function secretsJudged(): number {
+  return judged;
+}
 
 /** One PBKDF2 at a time: a background check must not crowd out the logins (see VerificationLimiter). */
 async function opensWithPublicPassword(secret: SaltedSecret): Promise<boolean> {
@@ -42,7 +47,7 @@ function verdictFor(stored: string, secret: SaltedSecret): Promise<boolean> {
   if (PUBLISHED_SECRETS.has(key)) return Promise.resolve(true);
   let verdict = verdicts.get(key);
   if (!verdict) {
-    if (verdicts.size >= MAX_VERDICTS) verdicts.clear();
+    judged++;
     verdict = opensWithPublicPassword(secret);
     verdicts.set(key, verdict);
   }
@@ -51,18 +56,27 @@ function verdictFor(stored: string, secret: SaltedSecret): Promise<boolean> {
 
 /**
  * Accounts (active or not) whose secret a public password opens. Costs up to one PBKDF2 per
- * public password for each secret not seen before, one at a time, off the event loop.
+ * public password for each secret not judged before, one at a time, off the event loop; a secret
+ * already judged costs nothing while it stays. A scan that completes forgets the verdicts of
+ * secrets no longer in the configuration, so memory follows the configuration's size. `signal`
+ * stops it between accounts, with what it found so far.
  */
-export async function findPublicCredentials(accounts: AccountIndex, onProgress: (checked: number) => void = () => undefined): Promise<PublicCredential[]> {
+export async function findPublicCredentials(accounts: AccountIndex, onProgress: (checked: number) => void = () => undefined, signal?: AbortSignal): Promise<PublicCredential[]> {
   const found: PublicCredential[] = [];
+  const current = new Set<string>();
   let checked = 0;
   for (const listener of LISTENER_NAMES) {
     const realm = LISTENERS[listener].realm;
     for (const account of accounts.get(realm)?.values() ?? []) {
+      if (signal?.aborted === true) return found; // partial: nothing forgotten
+      current.add(account.storedSecret.toUpperCase());
       if (await verdictFor(account.storedSecret, account.secret)) found.push({ listener, realm, account: account.name });
       onProgress(++checked);
+      // Verdicts already known resolve as microtasks: let requests in now and then.
+      if (checked % 1000 === 0) await new Promise((resolve) => setImmediate(resolve));
     }
   }
+  for (const key of verdicts.keys()) if (!current.has(key)) verdicts.delete(key);
   return found;
 }
 

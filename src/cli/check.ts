@@ -1,9 +1,21 @@
 import { maskConfig } from '../config/mask.js';
 import { formatProblem, type ConfigProblem } from '../config/problems.js';
 import { listSources } from '../config/provenance.js';
-import { describePublicCredential, findPublicCredentials } from '../accounts/public-credentials.js';
+import type { AccountIndex } from '../accounts/accounts.js';
+import { describePublicCredential, findPublicCredentials, PUBLIC_PASSWORDS, type PublicCredential } from '../accounts/public-credentials.js';
 import { loadConfiguration } from '../runtime/reload.js';
 import { EXIT, type CliContext } from './context.js';
+
+/** How long `keepd check` spends looking for public passwords: 10,000 new secrets would take many minutes. */
+const SCAN_BUDGET_MS = 10_000;
+
+async function boundedScan(accounts: AccountIndex): Promise<{ found: PublicCredential[]; checked: number; total: number }> {
+  const total = [...accounts.values()].reduce((sum, realm) => sum + realm.size, 0);
+  let checked = 0;
+  const signal = AbortSignal.timeout(SCAN_BUDGET_MS);
+  const found = await findPublicCredentials(accounts, (n) => (checked = n), signal);
+  return { found, checked, total };
+}
 
 export function formatProblems(configDir: string, problems: readonly ConfigProblem[]): string {
   const lines = problems.map((problem) => `  - ${formatProblem(problem)}`);
@@ -21,8 +33,14 @@ export async function checkCommand(ctx: CliContext, configDir: string, withSourc
     return EXIT.usage;
   }
   const { loaded, warnings, accounts } = preparation.prepared;
-  const publicPasswords = (await findPublicCredentials(accounts)).map(describePublicCredential);
-  for (const warning of [...warnings, ...publicPasswords]) ctx.stderr(`keepd: warning: ${warning}\n`);
+  const scan = await boundedScan(accounts);
+  for (const warning of [...warnings, ...scan.found.map(describePublicCredential)]) ctx.stderr(`keepd: warning: ${warning}\n`);
+  if (scan.checked < scan.total) {
+    ctx.stderr(
+      `keepd: note: checked ${scan.checked} of ${scan.total} accounts for public passwords in ${SCAN_BUDGET_MS / 1000} s (each new secret costs up to ${PUBLIC_PASSWORDS.length} PBKDF2 runs); ` +
+        'a running keepd checks them all in the background (GET /health: components.accounts.scan), and keepd check --strict waits for all\n',
+    );
+  }
   const masked = maskConfig(loaded.merged);
   const output = withSources ? listSources(masked, loaded.sources) : masked;
   ctx.stdout(`${JSON.stringify(output, null, 2)}\n`);

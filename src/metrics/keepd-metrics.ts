@@ -91,6 +91,12 @@ export class KeepdMetrics {
     registers: [this.registry],
   });
 
+  readonly publicPasswordScanPending = new Gauge({
+    name: 'keepd_public_password_scan_pending_accounts',
+    help: 'Accounts of the configuration in use not yet checked for a public password (the check runs in the background after each load).',
+    registers: [this.registry],
+  });
+
   readonly reloads = new Counter({
     name: 'keepd_config_reloads_total',
     help: 'Configuration reloads by outcome (applied, unchanged, rejected) and trigger (watch, signal, api).',

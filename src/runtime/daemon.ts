@@ -91,6 +91,8 @@ export class Daemon implements ListenerServices {
     this.#watching = new Watching({ configDir: options.configDir, log: this.#log, onChange: (reason) => void this.reload({ trigger: 'watch', origin: `watch: ${reason}` }) });
     this.metrics.beforeScrape = () => {
       this.metrics.verificationsQueued.set(this.limiter.queued);
+      const scan = this.#scan.progress;
+      this.metrics.publicPasswordScanPending.set(scan.state === 'done' ? 0 : scan.total - scan.checked);
       for (const name of LISTENER_NAMES) this.metrics.throttledClients.set({ listener: name }, this.#gates[name].throttle.blockedClients());
     };
   }

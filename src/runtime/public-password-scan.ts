@@ -16,7 +16,10 @@ export class PublicPasswordScan {
   #run = 0;
   #warned = new Set<string>();
 
-  constructor(private readonly options: { log: Logger; metrics: KeepdMetrics; changed: () => void }) {}
+  constructor(private readonly options: { log: Logger; metrics: KeepdMetrics; changed: () => void }) {
+    // Present from the start: 0 until a scan finds something (the pending gauge says how far it is).
+    for (const realm of REALMS) options.metrics.publicPasswordAccounts.set({ realm }, 0);
+  }
 
   get found(): PublicCredential[] {
     return this.#found;
