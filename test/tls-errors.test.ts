@@ -28,7 +28,7 @@ describe('TLS failures stop keepd with one clear message naming the file', () =>
   it('a directory instead of a file', async () => {
     const dir = await tempDir();
     await mkdir(path.join(dir, 'cert.pfx'));
-    assertClearFailure(await startWith({ TLSType: 'pfx', TLSFile: path.join(dir, 'cert.pfx'), TLSPassword: 'x' }), /cert\.pfx: it is a directory, not a file/);
+    assertClearFailure(await startWith({ TLSType: 'pfx', TLSFile: path.join(dir, 'cert.pfx'), TLSPassword: 'x' }), /cannot read TLSFile .*cert\.pfx: it is a directory, not a regular file; point TLSFile at the keystore or private key file itself/);
   });
 
   it('wrong PFX password', async () => {

@@ -7,7 +7,7 @@ import { builtInDefaults } from '../src/config/defaults.js';
 import type { JsonObject } from '../src/config/json.js';
 import { mergeLayers } from '../src/config/merge.js';
 import { validateConfig } from '../src/config/schema.js';
-import { DEFAULT_CIPHERS, resolveTlsPolicy } from '../src/tls/tls-policy.js';
+import { DEFAULT_CIPHERS, LEGACY_CIPHERS, resolveTlsPolicy, usableBeforeTls12 } from '../src/tls/tls-policy.js';
 import { TEST_CA } from './helpers/http-client.js';
 import { startKeepd } from './helpers/keepd-process.js';
 import { eventually } from './helpers/eventually.js';
@@ -58,6 +58,51 @@ describe('TLS policy from the product keys', () => {
     assert.equal(removed?.minVersion, 'TLSv1.2');
   });
 
+  it('TLS 1.0/1.1 enabled explicitly: served for real, or a warning that they cannot be', () => {
+    const table: { file: JsonObject; ciphers: string; warning: RegExp }[] = [
+      {
+        file: { enabledProtocols: { 'TLSv1.1': true } },
+        ciphers: [...DEFAULT_CIPHERS, ...LEGACY_CIPHERS, '@SECLEVEL=0'].join(':'),
+        warning: /^TLSv1\.1 enabled by enabledProtocols: these versions are insecure; .* served with TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, .* \(added to the default suites for them\), at OpenSSL security level 0/,
+      },
+      {
+        file: { enabledProtocols: { TLSv1: true, 'TLSv1.1': true } },
+        ciphers: [...DEFAULT_CIPHERS, ...LEGACY_CIPHERS, '@SECLEVEL=0'].join(':'),
+        warning: /^TLSv1 and TLSv1\.1 enabled by enabledProtocols: these versions are insecure/,
+      },
+      {
+        file: { enabledProtocols: { 'TLSv1.1': true }, cipher: { TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256: true, TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA: true } },
+        ciphers: 'ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-SHA:@SECLEVEL=0',
+        warning: /served with TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA, at OpenSSL security level 0/,
+      },
+      {
+        // An explicit list with no suite TLS 1.1 can use: said plainly, and TLS 1.2 is not weakened for nothing.
+        file: { enabledProtocols: { 'TLSv1.1': true }, cipher: { TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256: true } },
+        ciphers: 'ECDHE-RSA-AES128-GCM-SHA256',
+        warning: /^TLSv1\.1 enabled by enabledProtocols, but no enabled cipher suite works before TLS 1\.2 .*: TLSv1\.1 clients cannot connect.* Add such a suite to cipher, or remove TLSv1\.1$/,
+      },
+      {
+        file: { enabledProtocols: { 'TLSv1.1': true }, cipher: Object.fromEntries(LEGACY_CIPHERS.map((c) => [c, false])) },
+        ciphers: DEFAULT_CIPHERS.join(':'),
+        warning: /TLSv1\.1 clients cannot connect.*\(or stop switching them off\)/,
+      },
+    ];
+    for (const { file, ciphers, warning } of table) {
+      const { policy, problems } = policyOf(file);
+      assert.deepEqual(problems, [], JSON.stringify(file));
+      assert.equal(policy?.ciphers, ciphers, JSON.stringify(file));
+      assert.equal(policy.warnings.length, 1, JSON.stringify(policy.warnings));
+      assert.match(policy.warnings[0] ?? '', warning);
+    }
+    // Without TLS 1.0/1.1, never a legacy suite nor a lowered security level.
+    assert.doesNotMatch(policyOf({}).policy?.ciphers ?? '', /-SHA(:|$)|SECLEVEL/);
+  });
+
+  it('knows which suites TLS 1.0/1.1 can negotiate', () => {
+    for (const name of [...LEGACY_CIPHERS, 'AES128-SHA', 'DHE-RSA-CAMELLIA256-SHA']) assert.equal(usableBeforeTls12(name), true, name);
+    for (const name of [...DEFAULT_CIPHERS, 'ECDHE-RSA-AES128-SHA256', 'ECDHE-ECDSA-AES256-SHA384', 'AES128-CCM']) assert.equal(usableBeforeTls12(name), false, name);
+  });
+
   it('refuses unknown names, gaps and empty sets, naming the key and its file', () => {
     const problems = (file: JsonObject) => policyOf(file).problems.map((p) => `${p.source}: ${p.path ?? ''}: ${p.message}`);
     assert.match(problems({ enabledProtocols: { 'TLSv1.4': true } })[0] ?? '', /^test\.json: enabledProtocols\["TLSv1\.4"\]: unknown protocol/);
@@ -100,6 +145,28 @@ describe('TLS policy on the wire', () => {
       const port = keepd.ports.data ?? 0;
       assert.ok((await handshake(port, { minVersion: 'TLSv1.3' })).error, 'TLS 1.3 switched off');
       assert.deepEqual(await handshake(port, {}), { protocol: 'TLSv1.2', cipher: 'ECDHE-RSA-AES256-GCM-SHA384' });
+    } finally {
+      await keepd.stop();
+    }
+  });
+
+  it('TLS 1.0 and 1.1, when enabled explicitly, really handshake (legacy ECDHE CBC suites, security level 0); 1.2 and 1.3 keep AEAD', async () => {
+    const dir = await tempDir({
+      'functionalUsers.json': await functionalUsers(),
+      'ports.json': TEST_BASE,
+      'tls.json': TLS_CONFIGS.pem,
+      'policy.json': { enabledProtocols: { TLSv1: true, 'TLSv1.1': true } },
+    });
+    const keepd = await startKeepd(dir);
+    try {
+      const port = keepd.ports.health ?? 0;
+      // What an old client offers: its own defaults, at OpenSSL 3's lowest security level.
+      assert.deepEqual(await handshake(port, { minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' }), { protocol: 'TLSv1.1', cipher: 'ECDHE-RSA-AES128-SHA' });
+      assert.deepEqual(await handshake(port, { minVersion: 'TLSv1', maxVersion: 'TLSv1', ciphers: 'DEFAULT@SECLEVEL=0' }), { protocol: 'TLSv1', cipher: 'ECDHE-RSA-AES128-SHA' });
+      assert.deepEqual(await handshake(port, { maxVersion: 'TLSv1.2' }), { protocol: 'TLSv1.2', cipher: 'ECDHE-RSA-AES128-GCM-SHA256' }, 'TLS 1.2 clients still get AEAD first');
+      assert.equal((await handshake(port, {})).protocol, 'TLSv1.3');
+      const warning = await keepd.waitForLog((line) => line.level === 40 && /TLSv1 and TLSv1\.1 enabled by enabledProtocols/.test(line.msg));
+      assert.match(warning.msg, /these versions are insecure/);
     } finally {
       await keepd.stop();
     }

@@ -17,6 +17,7 @@ import { yieldToEventLoop } from '../support/yield.js';
 import { Watching } from './config-watcher.js';
 import { ListenerSet } from './listener-set.js';
 import type { PreparedConfig } from './prepare.js';
+import { expiredSwaps } from '../tls/certificate-checks.js';
 import { tlsRemovals } from './plan.js';
 import { PublicPasswordScan } from './public-password-scan.js';
 import { decide, loadConfiguration, rejected, type Snapshot } from './reload.js';
@@ -220,7 +221,8 @@ export class Daemon implements ListenerServices {
     const current = this.#active;
     const next = loaded.prepared;
     await yieldToEventLoop();
-    const refusals = tlsRemovals(this.#listeners.running(), next);
+    const running = this.#listeners.running();
+    const refusals = [...tlsRemovals(running, next), ...expiredSwaps(running, next.listeners)];
     if (refusals.length > 0) return this.#refuse(origin, refusals);
     const decision = decide(current.prepared, next, this.#listeners.running(), 'management');
     if (decision.status === 'unchanged') {

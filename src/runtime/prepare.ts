@@ -5,6 +5,7 @@ import { perListener, type ListenerName } from '../config/listener-table.js';
 import { resolveListenerSettings, type ListenerSettings } from '../config/listener-settings.js';
 import { sourcesAt } from '../config/merge.js';
 import { formatPath, type ConfigProblem } from '../config/problems.js';
+import { tlsWarnings } from '../tls/certificate-checks.js';
 import { loadTlsMaterial, type TlsMaterial } from '../tls/load-tls-material.js';
 import { resolveTlsPolicy, type TlsPolicy } from '../tls/tls-policy.js';
 import type { PreparedListener } from '../listeners/prepared-listener.js';
@@ -85,6 +86,6 @@ export async function prepareConfig(loaded: LoadedConfig): Promise<Preparation> 
     return { settings: own, tls: own.enabled && own.tls ? materials.get(JSON.stringify(own.tls)) : undefined };
   });
   const accounts = indexAccounts(config.identity);
-  const warnings = [...policy.warnings, ...accountWarnings(settings, accounts), ...unusableAccountNames(accounts), ...managementExposure(settingsByName.management)];
+  const warnings = [...policy.warnings, ...tlsWarnings(listeners), ...accountWarnings(settings, accounts), ...unusableAccountNames(accounts), ...managementExposure(settingsByName.management)];
   return { ok: true, prepared: { loaded, accounts, policy, listeners, warnings } };
 }

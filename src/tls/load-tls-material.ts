@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import { certificateOf, summarizeCertificate, type CertificateSummary } from './certificate-summary.js';
+import { validityWarning } from './certificate-validity.js';
 import { sniffKeystore } from './keystore-kind.js';
 import { describeFsError, errorCode } from '../support/errors.js';
+import { formatLimit, formatSeconds, formatSize, readRegularFile, type ReadFailure, type ReadLimits } from '../config/safe-read.js';
 import type { TlsSource } from '../config/listener-settings.js';
 import type { TlsPolicy } from './tls-policy.js';
 
@@ -14,19 +15,60 @@ export interface TlsMaterial {
   certificate: CertificateSummary;
   /** Changes whenever the key, certificate or password does: tells a reload whether to swap. */
   digest: string;
+  /** Where the certificate came from, for messages: "TLSFile /x.pfx" or "PEMCert /y.pem". */
+  certificateFile?: string;
+  /**
+   * What an admin should know that does not stop keepd (the certificate is expired or not yet
+   * valid at load time); about the file, not the listeners: tlsWarnings() names those.
+   */
+  warnings?: string[];
 }
 
 export type TlsLoad = { ok: true; material: TlsMaterial } | { ok: false; message: string };
 
 class TlsMaterialError extends Error {}
 
-async function readMaterial(file: string, key: 'TLSFile' | 'PEMCert'): Promise<Buffer> {
-  try {
-    return await readFile(file);
-  } catch (error) {
-    const hint = errorCode(error) === 'ENOENT' ? '; check the path (relative paths are resolved against the configuration directory)' : '';
-    throw new TlsMaterialError(`cannot read ${key} ${file}: ${describeFsError(error)}${hint}`);
+/**
+ * How TLS files are read. A keystore, a PEM key or a chain is a few KiB (a long chain some tens):
+ * anything above 1 MiB is not one. A local disk answers in milliseconds; the deadline is for a
+ * hung network mount, which must not hold up keepd (see config/safe-read.ts).
+ */
+export const TLS_READ_LIMITS: ReadLimits = { maxBytes: 1024 * 1024, deadlineMs: 5000 };
+
+/** Why a TLS file could not be read, worded for the key that names it. */
+export function describeTlsReadFailure(failure: ReadFailure, key: 'TLSFile' | 'PEMCert'): string {
+  const what = `cannot read ${key} ${failure.file}`;
+  switch (failure.kind) {
+    case 'missing':
+      return failure.danglingLink
+        ? `${what}: it is a symbolic link to ${failure.danglingLink.missingTarget}, which does not exist; restore the target or fix the link`
+        : `${what}: it does not exist; check the path (relative paths are resolved against the configuration directory)`;
+    case 'not-regular':
+      return `${what}: it is a ${failure.type}, not a regular file; point ${key} at the ${key === 'PEMCert' ? 'certificate chain' : 'keystore or private key'} file itself`;
+    case 'too-large':
+      return (
+        `${what}: it is ${formatSize(failure.size)}, over the limit of ${formatLimit(failure.maxBytes)} for a TLS file ` +
+        `(a keystore or PEM file is a few KiB); check that ${key} names the right file`
+      );
+    case 'timeout':
+      if (failure.state === 'too-many-stuck') {
+        return (
+          `${what}: not tried, because reading ${(failure.stuck ?? []).join(', ')} did not finish within ${formatSeconds(failure.deadlineMs)} ` +
+          '(a hung network mount?) and no other read starts until one of them ends; fix the mount'
+        );
+      }
+      // The same words while an earlier read of it is still stuck: the problem is the same.
+      return `${what}: reading it did not finish within ${formatSeconds(failure.deadlineMs)} (a hung network mount?); fix the mount or copy the file to a local disk`;
+    case 'io':
+      return failure.code === 'ELOOP' ? `${what}: it is a symbolic link loop` : `${what}: ${describeFsError(failure.cause)}`;
   }
+}
+
+/** A TLS file's bytes: a regular file only, within TLS_READ_LIMITS; never blocks keepd. */
+async function readMaterial(file: string, key: 'TLSFile' | 'PEMCert'): Promise<Buffer> {
+  const result = await readRegularFile(file, TLS_READ_LIMITS);
+  if (!result.ok) throw new TlsMaterialError(describeTlsReadFailure(result.failure, key));
+  return result.bytes;
 }
 
 /** A JKS keystore's first key entry as PEM (Node cannot read JKS). Loaded only when a JKS is used. */
@@ -128,7 +170,7 @@ function digestOf(options: SecureContextOptions): string {
  * Reads and validates a listener's TLS material: files readable, password right, key matching
  * certificate, all accepted by OpenSSL under the policy. Nothing is served until this passes.
  */
-export async function loadTlsMaterial(source: TlsSource, policy: TlsPolicy): Promise<TlsLoad> {
+export async function loadTlsMaterial(source: TlsSource, policy: TlsPolicy, now: number = Date.now()): Promise<TlsLoad> {
   let options: SecureContextOptions;
   try {
     options = source.type === 'pem' ? await pemOptions(source) : await keystoreOptions(source);
@@ -144,5 +186,8 @@ export async function loadTlsMaterial(source: TlsSource, policy: TlsPolicy): Pro
     return { ok: false, message: explainOpenSslError(error, source) };
   }
   if (!certificate) return { ok: false, message: `TLSFile ${source.file}: holds no certificate` };
-  return { ok: true, material: { options, certificate: summarizeCertificate(certificate), digest: digestOf(options) } };
+  const summary = summarizeCertificate(certificate);
+  const certificateFile = source.type === 'pem' ? `PEMCert ${source.pemCert ?? ''}` : `TLSFile ${source.file}`;
+  const warning = validityWarning(summary, certificateFile, now);
+  return { ok: true, material: { options, certificate: summary, digest: digestOf(options), certificateFile, warnings: warning === undefined ? [] : [warning] } };
 }

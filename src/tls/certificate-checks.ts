@@ -1,0 +1,57 @@
+import { certificateValidity, describeCertificate } from './certificate-validity.js';
+import type { TlsMaterial } from './load-tls-material.js';
+
+/** What these checks read of a listener: its validated material, if it serves TLS. */
+interface WithTls {
+  tls: TlsMaterial | undefined;
+}
+
+/** "the health listener", "the data, health and metrics listeners" (as in problems). */
+function listenerNames(names: readonly string[]): string {
+  const last = names[names.length - 1] ?? '';
+  return names.length === 1 ? `the ${last} listener` : `the ${names.slice(0, -1).join(', ')} and ${last} listeners`;
+}
+
+/** `text` once per distinct message, prefixed with every listener it concerns. */
+function perMessage(entries: readonly (readonly [listener: string, text: string])[]): string[] {
+  const byText = new Map<string, string[]>();
+  for (const [listener, text] of entries) byText.set(text, [...(byText.get(text) ?? []), listener]);
+  return [...byText].map(([text, listeners]) => `TLS of ${listenerNames(listeners)}: ${text}`);
+}
+
+/**
+ * The warnings of the listeners' TLS material (material.warnings, made when it was loaded: an
+ * expired or not yet valid certificate), each once, naming the listeners that present it.
+ * For PreparedConfig.warnings: `keepd check` prints them, start and reload log them.
+ */
+export function tlsWarnings(listeners: Readonly<Record<string, WithTls>>): string[] {
+  return perMessage(Object.entries(listeners).flatMap(([name, listener]) => (listener.tls?.warnings ?? []).map((text) => [name, text] as const)));
+}
+
+/**
+ * Problems that refuse a reload: a listener serving TLS would swap its certificate for an expired
+ * one (a rebind counts too: the same clients would get it). Empty when nothing is refused. A
+ * listener that was not serving TLS before gets only the warning, as at start.
+ */
+export function expiredSwaps(
+  running: Readonly<Partial<Record<string, WithTls>>>,
+  next: Readonly<Record<string, WithTls>>,
+  now: number = Date.now(),
+): string[] {
+  const refused: (readonly [string, string])[] = [];
+  for (const [name, listener] of Object.entries(next)) {
+    const was = running[name]?.tls;
+    const becomes = listener.tls;
+    if (!was || !becomes || was.digest === becomes.digest) continue;
+    const validity = certificateValidity(becomes.certificate, now);
+    if (validity.state !== 'expired') continue;
+    const ago = validity.daysAgo === 0 ? 'less than a day' : validity.daysAgo === 1 ? '1 day' : `${validity.daysAgo} days`;
+    refused.push([
+      name,
+      `${describeCertificate(becomes.certificate, becomes.certificateFile ?? 'the new TLS material')} expired on ${becomes.certificate.validTo} (${ago} ago); ` +
+        'keepd does not swap to an expired certificate and keeps serving the running one ' +
+        `(serial ${was.certificate.serialNumber}, valid until ${was.certificate.validTo}). Install a renewed certificate with its key, then reload`,
+    ]);
+  }
+  return perMessage(refused);
+}
