@@ -110,12 +110,12 @@ const CASES: Case[] = [
     run: async () => {
       const dir = await configDir({}, { watch: { enabled: false } });
       return withKeepd(dir, async (keepd) => {
-        // Just under 1 MiB of small keys: the most work one file may ask for.
-        const keys = Object.fromEntries(Array.from({ length: 60_000 }, (_, i) => [`k${i}`, i]));
+        // Just under the value limit per file (25,000): the most work one accepted file may ask for.
+        const keys = Object.fromEntries(Array.from({ length: 24_900 }, (_, i) => [`k${i}`, i]));
         await writeFile(path.join(dir, 'zz-big.json'), JSON.stringify({ many: keys }));
         let status = 0;
         const worst = await delayDuring(keepd, async () => (status = (await reload(keepd)).status));
-        return { observed: `reload ${status}; worst cached /health ${worst.toFixed(1)} ms`, pass: worst < 100 };
+        return { observed: `reload ${status}; worst cached /health ${worst.toFixed(1)} ms`, pass: status === 200 && worst < 100 };
       });
     },
   },
@@ -303,10 +303,13 @@ const CASES: Case[] = [
         await writeFile(path.join(dir, 'zz-many-4.json'), JSON.stringify({ identity: { singleDbModeUsers: { 'user-new': { active: true, secret: await createSecret('another-password-not-public') } } } }));
         let answer = { status: 0, ms: 0, body: '' };
         const worst = await delayDuring(keepd, async () => (answer = await reload(keepd)));
-        const after = json((await health(keepd)).body) as { components: { accounts: { scan: { state: string; checked: number; total: number } } } };
+        const reloaded = performance.now();
+        const scanState = async (): Promise<string> => (json((await health(keepd)).body) as { components: { accounts: { scan: { state: string } } } }).components.accounts.scan.state;
+        while ((await scanState()) !== 'done' && performance.now() - reloaded < 30_000) await new Promise((resolve) => setTimeout(resolve, 50));
+        const scanMs = performance.now() - reloaded;
         return {
-          observed: `start ${Math.round(startMs)} ms; scan ${during.components.accounts.scan.state} ${during.components.accounts.scan.checked}/${during.components.accounts.scan.total}; one account added: reload ${answer.status} in ${Math.round(answer.ms)} ms (worst cached /health meanwhile ${worst.toFixed(0)} ms), scan ${after.components.accounts.scan.state} right after`,
-          pass: during.components.accounts.scan.total >= 10_000 && after.components.accounts.scan.state === 'done' && worst < 100,
+          observed: `start ${Math.round(startMs)} ms; scan ${during.components.accounts.scan.state} ${during.components.accounts.scan.checked}/${during.components.accounts.scan.total}; one account added: reload ${answer.status} in ${Math.round(answer.ms)} ms (worst cached /health meanwhile ${worst.toFixed(0)} ms); scan done ${Math.round(scanMs)} ms later (one new secret judged)`,
+          pass: during.components.accounts.scan.total >= 10_000 && scanMs < 5000 && worst < 100,
         };
       });
     },

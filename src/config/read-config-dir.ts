@@ -3,7 +3,8 @@ import type { Layer } from './merge.js';
 import { parseConfigText } from './parse-config-text.js';
 import { describeFsError } from '../support/errors.js';
 import type { ConfigProblem } from './problems.js';
-import { describeReadFailure, formatSeconds, listDirectory, readRegularFile, type ReadFailure } from './safe-read.js';
+import { describeReadFailure, formatSeconds } from './read-failure.js';
+import { listDirectory, readRegularFile, type ReadFailure } from './safe-read.js';
 
 /**
  * Largest configuration file read: 1 MiB. Real keepconfig.d files are a few kB; an account takes

@@ -4,7 +4,8 @@ import { certificateOf, summarizeCertificate, type CertificateSummary } from './
 import { validityWarning } from './certificate-validity.js';
 import { sniffKeystore } from './keystore-kind.js';
 import { describeFsError, errorCode } from '../support/errors.js';
-import { formatLimit, formatSeconds, formatSize, readRegularFile, type ReadFailure, type ReadLimits } from '../config/safe-read.js';
+import { formatLimit, formatSeconds, formatSize } from '../config/read-failure.js';
+import { readRegularFile, type ReadFailure, type ReadLimits } from '../config/safe-read.js';
 import type { TlsSource } from '../config/listener-settings.js';
 import type { TlsPolicy } from './tls-policy.js';
 
