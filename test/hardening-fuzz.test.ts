@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { assembleConfig } from '../src/config/assemble.js';
+import { isSecretPath } from '../src/config/mask.js';
 import { formatProblem } from '../src/config/problems.js';
 import { prepareConfig } from '../src/runtime/prepare.js';
 import { request } from './helpers/http-client.js';
@@ -71,32 +72,65 @@ describe('mutated configuration files', () => {
     const dir = await tempDir({ 'ports.json': TEST_BASE });
     const valid = JSON.stringify({ ...(await functionalUsers()), ...TLS_CONFIGS.pem, PORT: 8880, listeners: { management: { HOST: '127.0.0.1' } }, limits: { maxConnections: 10 } }, null, 2);
     const file = path.join(dir, 'zz-mutated.json');
+    // The salted secrets of the file: no message may show one, nor any piece of one.
+    const salted = (valid.match(/[0-9A-F]{64}:[0-9A-F]{128}/g) ?? []).flatMap((secret) => secret.split(':'));
+    assert.ok(salted.length >= 8);
     const textMutation = fc.record({ at: fc.nat(), remove: fc.nat({ max: 20 }), insert: fc.string({ maxLength: 10 }) }).map(({ at, remove, insert }) => {
       const position = at % (valid.length + 1);
-      return valid.slice(0, position) + insert + valid.slice(position + remove);
+      return { text: valid.slice(0, position) + insert + valid.slice(position + remove), secrets: [] as string[] };
     });
     const keys = ['PORT', 'HOST', 'TLSType', 'TLSFile', 'PEMCert', 'TLSPassword', 'identity', 'listeners', 'limits', 'metrics', 'cipher', 'enabledProtocols', 'shutdownkey', 'LOG_LEVEL', 'loginRateLimit', 'watch', '__proto__'];
     const valueMutation = fc.record({ key: fc.constantFrom(...keys), value: fc.jsonValue({ maxDepth: 3 }) }).map(({ key, value }) => {
       const data = JSON.parse(valid) as Record<string, unknown>;
       Object.defineProperty(data, key, { value, enumerable: true, configurable: true, writable: true });
-      return JSON.stringify(data);
+      return { text: JSON.stringify(data), secrets: secretStrings(value, [key]) };
     });
+    const sourceOk = (part: string): boolean => ['zz-mutated.json', 'ports.json', 'default'].includes(part) || /^env:[A-Z_]+$/.test(part);
     await fc.assert(
-      fc.asyncProperty(fc.oneof(textMutation, valueMutation), async (text) => {
+      fc.asyncProperty(fc.oneof(textMutation, valueMutation), async ({ text, secrets }) => {
         await writeFile(file, text);
         const assembled = await assembleConfig(dir, {}, saltPlatformPassword);
         const result = assembled.ok ? await prepareConfig(assembled.loaded) : assembled;
-        if (result.ok) return true;
+        if (result.ok) return;
         assert.ok(result.problems.length > 0);
-        for (const problem of result.problems) {
-          const line = formatProblem(problem);
+        const lines = result.problems.map(formatProblem);
+        for (const [index, problem] of result.problems.entries()) {
+          const line = lines[index] ?? '';
           assert.ok(problem.message.length > 5, line);
-          assert.ok(problem.source.length > 0, line);
+          // Traced to where its value came from: the files written, the defaults, or the environment.
+          const sources = problem.source.split(', ');
+          assert.ok(sources.every(sourceOk), `unknown source: ${line}`);
+          assert.ok(problem.line === undefined || sources.includes('zz-mutated.json'), `a position in a file that was not changed: ${line}`);
+          // One line for the admin: no stack trace, no internals.
+          assert.doesNotMatch(line, /\n\s*at |\bat .*\(?(file:|node:|\/).*:\d+:\d+\)?|node:internal/, line);
+          // No secret of the file, nor a piece of one, and no string put under a secret key.
+          for (const hex of line.match(/[0-9A-Fa-f]{16,}/g) ?? []) assert.ok(!salted.some((secret) => secret.includes(hex.toUpperCase())), `a salted secret leaked: ${line}`);
+          for (const secret of secrets) assert.ok(!problem.message.includes(secret), `the secret ${JSON.stringify(secret)} leaked: ${line}`);
         }
-        // Every problem is traced to where its value came from.
-        return result.problems.every((problem) => problem.source.split(', ').every((source) => ['zz-mutated.json', 'ports.json', 'default'].includes(source)));
+        // The configuration was valid before the mutation: what made it invalid is in that file.
+        const namesFile = result.problems.some((problem) => problem.source.split(', ').includes('zz-mutated.json'));
+        assert.ok(namesFile, `the mutated file is not named:\n${lines.join('\n')}`);
       }),
       { numRuns: 300 },
     );
   });
+
+  it('names the file that put an object without leaves where a value belongs', async () => {
+    const dir = await tempDir({ 'ports.json': TEST_BASE, 'zz.json': { PORT: {}, HOST: { a: {} }, limits: { maxConnections: {} } } });
+    const result = await assembleConfig(dir, {}, saltPlatformPassword);
+    assert.deepEqual(result.ok ? [] : result.problems.map((problem) => [problem.source, problem.path]), [
+      ['zz.json', 'PORT'],
+      ['zz.json', 'HOST'],
+      ['zz.json', 'limits.maxConnections'],
+    ]);
+  });
 });
+
+
+/** The strings a value puts at secret paths (isSecretPath: passwords, keys, everything under identity). */
+function secretStrings(value: unknown, at: (string | number)[]): string[] {
+  if (typeof value === 'string') return isSecretPath(at) && value.length >= 8 ? [value] : [];
+  if (Array.isArray(value)) return value.flatMap((item: unknown, index) => secretStrings(item, [...at, index]));
+  if (typeof value === 'object' && value !== null) return Object.entries(value).flatMap(([key, child]) => secretStrings(child, [...at, key]));
+  return [];
+}

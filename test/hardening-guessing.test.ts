@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
+import { Agent } from 'node:https';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { createSecret } from '../src/accounts/secret.js';
 import { eventually } from './helpers/eventually.js';
 import { request, type Response } from './helpers/http-client.js';
-import { failedStart, startKeepd } from './helpers/keepd-process.js';
+import { failedStart, startKeepd, type LogLine } from './helpers/keepd-process.js';
 import { PUBLISHED } from './helpers/published.js';
 import { functionalUsers, TEST_BASE, TLS_CONFIGS, USERS } from './helpers/test-config.js';
 import { tempDir } from './helpers/temp-dir.js';
@@ -111,8 +112,15 @@ describe('password verification runs with bounded concurrency', () => {
   it('a flood of new credentials gets quick 503s beyond the queue, while a cached credential never waits', async () => {
     const keepd = await startKeepd(await daemonDir({ passwordVerification: { concurrency: 1, queueLimit: 3 } }));
     const health = `https://127.0.0.1:${keepd.ports.health ?? 0}/health`;
+    // Connections opened (and credentials cached) before the flood: during it, these requests go
+    // straight to keepd instead of queueing for a TLS handshake behind forty others.
+    const cachedClient = new Agent({ keepAlive: true, maxSockets: 1 });
+    const scraper = new Agent({ keepAlive: true, maxSockets: 1 });
+    const scrape = async (): Promise<string> => (await request(`https://127.0.0.1:${keepd.ports.metrics ?? 0}/metrics`, { auth: [...USERS.metrics], agent: scraper })).body;
+    const gauge = (text: string, pattern: RegExp): number => Number(pattern.exec(text)?.[1] ?? 0);
     try {
-      assert.equal((await request(health, { auth: [...USERS.health] })).status, 200, 'now cached');
+      assert.equal((await request(health, { auth: [...USERS.health], agent: cachedClient })).status, 200, 'now cached');
+      await scrape();
       const finished: string[] = [];
       const flood = Array.from({ length: 40 }, (_, i) =>
         request(health, { auth: [`flood-${i}`, 'x'] }).then((response: Response) => {
@@ -120,8 +128,14 @@ describe('password verification runs with bounded concurrency', () => {
           return response;
         }),
       );
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      const cached = await request(health, { auth: [...USERS.health] });
+      // Until the queue has been full (some were refused for it) and new credentials still wait in it.
+      for (;;) {
+        const text = await scrape();
+        const refused = gauge(text, /^keepd_password_verification_overload_total\{listener="health"\} (\d+)/m);
+        if (refused > 0 && gauge(text, /^keepd_password_verifications_queued (\d+)/m) > 0) break;
+        if (finished.length === flood.length) assert.fail(`the flood was over before its queue was seen: ${finished.join(', ')}`);
+      }
+      const cached = await request(health, { auth: [...USERS.health], agent: cachedClient });
       finished.push('cached');
       assert.equal(cached.status, 200);
       const responses = await Promise.all(flood);
@@ -134,6 +148,8 @@ describe('password verification runs with bounded concurrency', () => {
       assert.ok((await metric(keepd.ports.metrics, /^keepd_password_verification_overload_total\{listener="health"\} (\d+)/m)) === overloaded.length);
       assert.equal((await request(health, { auth: [...USERS.health] })).status, 200, 'and keepd is fine');
     } finally {
+      cachedClient.destroy();
+      scraper.destroy();
       await keepd.stop();
     }
   });
@@ -151,12 +167,26 @@ describe('public example credentials', () => {
     const dir = await publicDir({ watch: { enabled: false } });
     const keepd = await startKeepd(dir);
     try {
-      const health = async () => (await request(`https://127.0.0.1:${keepd.ports.health ?? 0}/health`, { auth: [...USERS.health] })).json() as { status: string; components: { accounts: { status: string; withPublicPassword: number } } };
-      const body = await eventually(async () => {
-        const seen = await health();
-        assert.equal(seen.components.accounts.withPublicPassword, 2);
-        return seen;
-      });
+      interface HealthBody {
+        status: string;
+        components: { config: { generation: number }; accounts: { status: string; withPublicPassword: number; scan: { state: 'running' | 'done'; checked: number; total: number } } };
+      }
+      const health = async () => (await request(`https://127.0.0.1:${keepd.ports.health ?? 0}/health`, { auth: [...USERS.health] })).json() as HealthBody;
+      /** /health once the background scan of that generation is over (PBKDF2 runs: slow on a busy machine). */
+      const scanned = (generation: number): Promise<HealthBody> =>
+        eventually(async () => {
+          const seen = await health();
+          assert.equal(seen.components.config.generation, generation);
+          assert.equal(seen.components.accounts.scan.state, 'done');
+          return seen;
+        }, 60_000, 50);
+      const isWarning = (line: LogLine): boolean => line.level === 40 && line.msg.includes('has a password published');
+      const warned = (): string[][] => keepd.logs.filter(isWarning).map((w) => [String(w.listener), String(w.realm), String(w.account)]).sort();
+      const expected = [['management', 'managementAPI', 'Doctor Notes'], ['metrics', 'metricsAPI', 'metrics']];
+
+      const body = await scanned(1);
+      assert.equal(body.components.accounts.withPublicPassword, 2);
+      assert.equal(body.components.accounts.scan.checked, body.components.accounts.scan.total);
       assert.equal(body.status, 'degraded');
       assert.equal(body.components.accounts.status, 'degraded');
       assert.ok(!JSON.stringify(body).includes('Doctor Notes'), 'the health realm learns counts, not names');
@@ -168,15 +198,23 @@ describe('public example credentials', () => {
       const text = (await request(`https://127.0.0.1:${keepd.ports.metrics ?? 0}/metrics`, { auth: ['metrics', 'metrics'] })).body;
       assert.match(text, /^keepd_accounts_with_public_password\{realm="managementAPI"\} 1$/m);
       assert.match(text, /^keepd_accounts_with_public_password\{realm="healthcheckAPI"\} 0$/m);
+      // keepd writes its log synchronously, the warnings before the scan says done: both are in.
+      await keepd.waitForLog((line) => isWarning(line) && line.account === 'metrics');
+      await keepd.waitForLog((line) => isWarning(line) && line.account === 'Doctor Notes');
+      assert.deepEqual(warned(), expected, 'warned on the first load');
 
       // Another load (a changed file): scanned again, not warned again.
       await writeFile(path.join(dir, 'zz.json'), JSON.stringify({ watch: { enabled: false }, dance: 'tango' }));
       const restart = await request(`https://127.0.0.1:${keepd.ports.management ?? 0}/restart`, { method: 'POST', auth: ['Doctor Notes', 'password'] });
-      assert.equal((restart.json() as { status: string }).status, 'applied');
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      const warnings = keepd.logs.filter((line) => line.level === 40 && line.msg.includes('has a password published'));
-      assert.deepEqual(warnings.map((w) => [w.listener, w.realm, w.account]).sort(), [['management', 'managementAPI', 'Doctor Notes'], ['metrics', 'metricsAPI', 'metrics']], 'once per account');
-      assert.ok(warnings.every((w) => !w.msg.includes(PUBLISHED.password.slice(0, 20))));
+      const outcome = restart.json() as { status: string; generation: number };
+      assert.deepEqual([outcome.status, outcome.generation], ['applied', 2]);
+      const again = await scanned(2);
+      assert.equal(again.components.accounts.withPublicPassword, 2, 'found again by the second scan');
+      // A warning of the second scan would be on keepd's stdout before the answer that says it is
+      // done; let this process read what is already in the pipe before counting.
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(warned(), expected, 'once per account');
+      assert.ok(keepd.logs.filter(isWarning).every((w) => !w.msg.includes(PUBLISHED.password.slice(0, 20))));
     } finally {
       await keepd.stop();
     }

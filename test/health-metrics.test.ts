@@ -112,11 +112,13 @@ describe('switches and failures reported by /health and /metrics', () => {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const address = blocker.address();
     const taken = typeof address === 'object' && address ? address.port : 0;
-    const dir = await tempDir({ 'functionalUsers.json': await functionalUsers(), 'ports.json': TEST_BASE, 'tls.json': TLS_CONFIGS.pem, 'z-data.json': { listeners: { data: { enabled: false } } } });
+    // Not watched: the POST /restart below is what applies the change (a watcher would race it).
+    const unwatched = { watch: { enabled: false } };
+    const dir = await tempDir({ 'functionalUsers.json': await functionalUsers(), 'ports.json': TEST_BASE, 'tls.json': TLS_CONFIGS.pem, 'z-data.json': { ...unwatched, listeners: { data: { enabled: false } } } });
     const keepd = await startKeepd(dir, { expect: 3 });
     try {
       // Enable the data listener on a port someone else holds: the reload applies, the listener stays down.
-      await writeFile(path.join(dir, 'z-data.json'), JSON.stringify({ PORT: taken, listeners: { data: { enabled: true } } }));
+      await writeFile(path.join(dir, 'z-data.json'), JSON.stringify({ ...unwatched, PORT: taken, listeners: { data: { enabled: true } } }));
       const restart = await request(`https://127.0.0.1:${keepd.ports.management ?? 0}/restart`, { method: 'POST', auth: [...USERS.management] });
       assert.equal(restart.status, 200);
       const outcome = restart.json() as { status: string; errors: string[] };

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { MAX_NESTING_DEPTH, MAX_VALUES_PER_FILE, scanStructure } from '../src/config/json-structure.js';
 import { MAX_DUPLICATES_REPORTED, parseConfigText } from '../src/config/parse-config-text.js';
 import { formatProblem } from '../src/config/problems.js';
-import { CONFIG_READ_DEADLINE_MS, MAX_CONFIG_FILE_BYTES } from '../src/config/read-config-dir.js';
+import { CONFIG_READ_DEADLINE_MS, MAX_CONFIG_FILE_BYTES, MAX_CONFIG_FILES, MAX_TOTAL_VALUES, readConfigDir } from '../src/config/read-config-dir.js';
 import { describeReadFailure } from '../src/config/read-failure.js';
 import { MAX_STUCK_OPERATIONS, readRegularFile, SafeReader, type FileSystemCalls, type ReadResult } from '../src/config/safe-read.js';
 import { eventually } from './helpers/eventually.js';
@@ -147,7 +147,7 @@ describe('duplicate keys (parse table)', () => {
 
 describe('existing file rules still hold (parse)', () => {
   it('a byte-order mark is accepted; syntax errors are located; a non-object root is refused', () => {
-    assert.deepEqual(parseConfigText('\uFEFF{"PORT": 1}', 'x.json'), { ok: true, data: { PORT: 1 } });
+    assert.deepEqual(parseConfigText('\uFEFF{"PORT": 1}', 'x.json'), { ok: true, data: { PORT: 1 }, values: 2 });
     assert.deepEqual(problemsOf('{\n  "PORT": 8880,\n}\n'), ['x.json:3:1: invalid JSON: expected a key in double quotes (is there a trailing comma?)']);
     assert.match(problemsOf('{"a": [1, 2')[0] ?? '', /^x\.json:1:12: invalid JSON: the file ends too early/);
     assert.match(problemsOf('[1]')[0] ?? '', /top level must be a JSON object/);
@@ -192,6 +192,24 @@ function failureOf(result: ReadResult): Exclude<ReadResult, { ok: true }>['failu
 }
 
 const LIMITS = { maxBytes: 64, deadlineMs: 2000 };
+
+describe('what one load reads, all files together', () => {
+  it('more files than one load reads: one problem naming the directory, nothing read', async () => {
+    const dir = await tempDir(Object.fromEntries(Array.from({ length: MAX_CONFIG_FILES + 1 }, (_, i) => [`f${String(i).padStart(3, '0')}.json`, {}])));
+    const read = await readConfigDir(dir);
+    assert.deepEqual([read.layers.length, read.problems.length], [0, 1]);
+    assert.match(read.problems[0]?.message ?? '', new RegExp(`holds ${MAX_CONFIG_FILES + 1} \\*\\.json files, more than the ${MAX_CONFIG_FILES} one load reads`));
+  });
+
+  it('files each within the limits, too many values together: refused at the file that crosses the total', async () => {
+    const file = { many: Object.fromEntries(Array.from({ length: MAX_VALUES_PER_FILE - 10 }, (_, i) => [`k${i}`, i])) };
+    const count = Math.ceil(MAX_TOTAL_VALUES / (MAX_VALUES_PER_FILE - 10)) + 1;
+    const dir = await tempDir(Object.fromEntries(Array.from({ length: count }, (_, i) => [`f${i}.json`, file])));
+    const read = await readConfigDir(dir);
+    assert.equal(read.problems.length, 1);
+    assert.match(formatProblem(read.problems[0] ?? { source: '', message: '' }), new RegExp(`^f${count - 2}\\.json: with this file the configuration holds [\\d,]+ values \\(the limit is 100,000\\)`));
+  });
+});
 
 describe('readRegularFile (real files)', () => {
   it('reads a regular file, an empty one, one of exactly maxBytes, and a symlink to one', async () => {

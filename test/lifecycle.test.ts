@@ -17,12 +17,22 @@ async function daemonDir(extra: object = {}): Promise<string> {
   return tempDir({ 'functionalUsers.json': await functionalUsers(), 'ports.json': TEST_BASE, 'tls.json': TLS_CONFIGS.pem, 'z.json': extra });
 }
 
-/** POST /encode with its body sent in pieces: a request that stays in flight for a while. */
-function slowEncode(port: number, pieces: number, intervalMs: number): Promise<Response> {
+/**
+ * POST /encode with its body sent in pieces: a request that stays in flight for a while.
+ * `inFlight` resolves once keepd has read the request head and is handling it (its 100 Continue).
+ */
+function slowEncode(port: number, pieces: number, intervalMs: number): { response: Promise<Response>; inFlight: Promise<void> } {
   const body = JSON.stringify({ shutdownkey: 'x'.repeat(pieces * 4) });
   const size = Math.ceil(body.length / pieces);
   const chunks = Array.from({ length: pieces }, (_, i) => body.slice(i * size, (i + 1) * size));
-  return request(`https://127.0.0.1:${port}/encode`, { method: 'POST', auth: [...USERS.management], trickle: { chunks, intervalMs } });
+  let accepted: () => void = () => undefined;
+  const inFlight = new Promise<void>((resolve) => (accepted = resolve));
+  const response = request(`https://127.0.0.1:${port}/encode`, { method: 'POST', auth: [...USERS.management], trickle: { chunks, intervalMs }, onContinue: () => accepted() });
+  // Fails the wait at once if the request does, rather than at the test's timeout.
+  const answeredFirst = response.then((early) => {
+    throw new Error(`answered (${early.status}) before it was seen in flight`);
+  });
+  return { response, inFlight: Promise.race([inFlight, answeredFirst]) };
 }
 
 describe('start and stop', () => {
@@ -52,12 +62,12 @@ describe('start and stop', () => {
   it('SIGTERM finishes the request in flight, refuses new connections, exits 0', async () => {
     const keepd = await startKeepd(await daemonDir());
     const port = keepd.ports.management ?? 0;
-    const inFlight = slowEncode(port, 6, 150);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const slow = slowEncode(port, 6, 150);
+    await slow.inFlight;
     keepd.child.kill('SIGTERM');
     await keepd.waitForLog((line) => line.msg.startsWith('stopping (SIGTERM)'));
     await assert.rejects(request(`https://127.0.0.1:${port}/info`, { auth: [...USERS.management] }), /ECONNREFUSED|ECONNRESET|socket hang up|socket disconnected before secure TLS connection/);
-    const response = await inFlight;
+    const response = await slow.response;
     assert.equal(response.status, 200, response.body);
     assert.match((response.json() as { secret: string }).secret, /^[0-9A-F]{64}:/);
     assert.equal(await keepd.exited, 0);
@@ -65,23 +75,25 @@ describe('start and stop', () => {
 
   it('a second signal exits at once, without waiting for the drain', async () => {
     const keepd = await startKeepd(await daemonDir({ drainTimeoutSeconds: 60 }));
-    const inFlight = slowEncode(keepd.ports.management ?? 0, 50, 200).catch((error: unknown) => error);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const slow = slowEncode(keepd.ports.management ?? 0, 50, 200);
+    const outcome = slow.response.catch((error: unknown) => error);
+    await slow.inFlight;
     keepd.child.kill('SIGTERM');
     await keepd.waitForLog((line) => line.msg.startsWith('stopping (SIGTERM)'));
     keepd.child.kill('SIGINT');
     assert.equal(await keepd.exited, 130);
     assert.ok(keepd.logs.some((line) => line.msg.startsWith('SIGINT again: exiting now')));
-    assert.ok((await inFlight) instanceof Error);
+    assert.ok((await outcome) instanceof Error);
   });
 
   it('the drain is bounded by drainTimeoutSeconds', async () => {
     const keepd = await startKeepd(await daemonDir({ drainTimeoutSeconds: 0.5 }));
-    const inFlight = slowEncode(keepd.ports.management ?? 0, 50, 200).catch((error: unknown) => error);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const slow = slowEncode(keepd.ports.management ?? 0, 50, 200);
+    const outcome = slow.response.catch((error: unknown) => error);
+    await slow.inFlight;
     keepd.child.kill('SIGTERM');
     assert.equal(await keepd.exited, 0);
-    assert.ok((await inFlight) instanceof Error, 'the unfinished request was cut');
+    assert.ok((await outcome) instanceof Error, 'the unfinished request was cut');
     assert.ok(keepd.logs.some((line) => line.msg.startsWith('drain time over; cut the remaining connections of management')));
   });
 });

@@ -7,7 +7,7 @@ import { createSecret } from '../src/accounts/secret.js';
 import { eventually } from './helpers/eventually.js';
 import { freePort } from './helpers/free-port.js';
 import { request } from './helpers/http-client.js';
-import { startKeepd, type KeepdProcess } from './helpers/keepd-process.js';
+import { startedWatching, startKeepd, type KeepdProcess } from './helpers/keepd-process.js';
 import { functionalUsers, TEST_BASE, TLS_CONFIGS, tlsFixture, USERS } from './helpers/test-config.js';
 import { tempDir } from './helpers/temp-dir.js';
 
@@ -38,6 +38,7 @@ describe('live configuration: accounts', () => {
   it('a new account logs in after an edit; a deleted or deactivated one is refused on its next request', async () => {
     const { keepd, dir } = await startWith();
     try {
+      assert.ok(keepd.logs.some(startedWatching), 'watching before the listeners answer: no edit from now on is missed');
       await writeFile(path.join(dir, 'extra.json'), await healthAccount('added', 'added-pw'));
       await expectStatus(keepd, ['added', 'added-pw'], 200);
       assert.equal(await statusOf(keepd, ['added', 'added-pw']), 200, 'cached now');
@@ -162,7 +163,10 @@ describe('live configuration: certificates and sockets', () => {
       // Renewal as a script does it: certificate first, key second. In between they do not match;
       // keepd must refuse that state and keep serving the old pair.
       await copyFile(tlsFixture('renewed.chain.pem'), chain);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await keepd.waitForLog((l) => l.level === 50 && l.msg.startsWith('configuration refused') && l.msg.includes('does not match the certificate'));
+      const during = await request(health(keepd), { auth: [...USERS.health] });
+      assert.equal(during.status, 200);
+      assert.equal(during.serialNumber, oldSerial, 'while the files do not match, new connections still get the old pair');
       await copyFile(tlsFixture('renewed.key.pem'), key);
       const fresh = await eventually(async () => {
         const response = await request(health(keepd), { auth: [...USERS.health] });
@@ -214,6 +218,8 @@ describe('live configuration: certificates and sockets', () => {
         const response = await request(`https://127.0.0.1:${port}/metrics`, { auth: [...USERS.metrics] });
         assert.equal(response.status, 200);
       });
+      // The new socket answers before the old one is let go: the reload is over once it logs.
+      await keepd.waitForLog((l) => l.msg.startsWith('configuration generation 2 applied'));
       await assert.rejects(request(`https://127.0.0.1:${oldMetrics}/metrics`, { auth: [...USERS.metrics] }), /ECONNREFUSED/);
       assert.equal(keepd.ports.health, oldHealth);
       assert.equal((await request(health(keepd), { auth: [...USERS.health], agent })).status, 200, 'health kept its socket and connections');

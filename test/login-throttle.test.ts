@@ -7,9 +7,9 @@ const settings = { enabled: true, maxFailures: 3, windowSeconds: 60, exemptLoopb
 
 /** One verified attempt that failed. */
 function fail(throttle: LoginThrottle, address: string, user = 'probe'): number {
-  const wait = throttle.begin(address);
-  if (wait === 0) throttle.finish(address, user, 'failure');
-  return wait;
+  const attempt = throttle.begin(address);
+  if (attempt.wait === 0) throttle.finish(address, user, 'failure', attempt);
+  return attempt.wait;
 }
 
 describe('login throttle', () => {
@@ -21,24 +21,24 @@ describe('login throttle', () => {
     assert.equal(throttle.retryAfterSeconds('10.0.0.1'), 0);
     fail(throttle, '10.0.0.1');
     assert.equal(throttle.retryAfterSeconds('10.0.0.1'), 60);
-    assert.equal(throttle.begin('10.0.0.1'), 60, 'nothing more is verified');
+    assert.equal(throttle.begin('10.0.0.1').wait, 60, 'nothing more is verified');
     assert.equal(throttle.retryAfterSeconds('10.0.0.2'), 0);
     assert.equal(throttle.blockedClients(), 1);
     now += 59_500;
     assert.equal(throttle.retryAfterSeconds('10.0.0.1'), 1);
     now += 600;
     assert.equal(throttle.retryAfterSeconds('10.0.0.1'), 0);
-    assert.equal(throttle.begin('10.0.0.1'), 0);
+    assert.equal(throttle.begin('10.0.0.1').wait, 0);
   });
 
   it('counts attempts still being verified: parallel guesses cannot overtake the limit', () => {
     const throttle = new LoginThrottle(() => settings);
-    assert.equal(throttle.begin('10.0.0.9'), 0);
-    assert.equal(throttle.begin('10.0.0.9'), 0);
-    assert.equal(throttle.begin('10.0.0.9'), 0);
-    assert.equal(throttle.begin('10.0.0.9'), 1, 'a fourth waits while three are running');
-    throttle.finish('10.0.0.9', 'probe', 'none'); // one never ran (overload): not a failure
-    assert.equal(throttle.begin('10.0.0.9'), 0);
+    assert.equal(throttle.begin('10.0.0.9').wait, 0);
+    assert.equal(throttle.begin('10.0.0.9').wait, 0);
+    assert.equal(throttle.begin('10.0.0.9').wait, 0);
+    assert.equal(throttle.begin('10.0.0.9').wait, 1, 'a fourth waits while three are running');
+    throttle.finish('10.0.0.9', 'probe', 'none', { wait: 0, counted: true }); // one never ran (overload): not a failure
+    assert.equal(throttle.begin('10.0.0.9').wait, 0);
   });
 
   it('forgets failures older than the window, and a client’s failures after it logs in to that account', () => {
@@ -94,12 +94,23 @@ describe('login throttle', () => {
   });
   it('keeps no record of a verification that never ran (overload)', () => {
     const throttle = new LoginThrottle(() => settings);
-    assert.equal(throttle.begin('192.0.2.9'), 0);
+    const first = throttle.begin('192.0.2.9');
+    assert.equal(first.wait, 0);
     assert.equal(throttle.trackedClients, 1, 'counted while it runs');
-    throttle.finish('192.0.2.9', 'u', 'none');
+    throttle.finish('192.0.2.9', 'u', 'none', first);
     assert.equal(throttle.trackedClients, 0);
-    assert.equal(throttle.begin('192.0.2.9'), 0);
-    throttle.finish('192.0.2.9', 'u', 'failure');
+    const second = throttle.begin('192.0.2.9');
+    throttle.finish('192.0.2.9', 'u', 'failure', second);
     assert.equal(throttle.trackedClients, 1, 'a failure is remembered');
+  });
+  it('takes a running attempt off even when a reload switched the throttle off meanwhile', () => {
+    let current = { ...settings, maxFailures: 1 };
+    const throttle = new LoginThrottle(() => current);
+    const attempt = throttle.begin('192.0.2.10');
+    current = { ...current, enabled: false };
+    throttle.finish('192.0.2.10', 'u', 'success', attempt);
+    current = { ...current, enabled: true };
+    assert.equal(throttle.begin('192.0.2.10').wait, 0, 'not blocked by an attempt that ended long ago');
+    assert.equal(throttle.trackedClients, 1);
   });
 });

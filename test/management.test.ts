@@ -24,7 +24,8 @@ describe('management listener', () => {
       'functionalUsers.json': users,
       'ports.json': TEST_BASE,
       'tls.json': { ...TLS_CONFIGS.pfx },
-      'product.json': { shutdownkey: await createSecret(SHUTDOWN_KEY), dance: 'tango', ldap: { bindPassword: 'ldap-secret-value' } },
+      // Not watched: POST /restart alone applies the files the tests write (a watcher would race it).
+      'product.json': { shutdownkey: await createSecret(SHUTDOWN_KEY), dance: 'tango', ldap: { bindPassword: 'ldap-secret-value' }, watch: { enabled: false } },
     });
     keepd = await startKeepd(dir);
   });

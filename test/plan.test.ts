@@ -76,7 +76,7 @@ describe('plan(running, next): the socket work of a reload', () => {
     ['connections: tune', {}, { limits: { maxConnections: 7 } }, ['health: tune (limits)']],
     ['port wins over everything else', {}, { port: 9999, host: '::1', tls: null }, ['health: rebind (port 8886 -> 9999)']],
     ['rebind wins over a new certificate', {}, { host: '::1', tls: 'serial-2' }, ['health: rebind (address 127.0.0.1 -> ::1)']],
-    ['a new certificate wins over tuning', {}, { tls: 'serial-2', limits: { maxConnections: 7 } }, ['health: swap-tls (certificate serial-2)']],
+    ['a new certificate and new limits: one swap that also tunes', {}, { tls: 'serial-2', limits: { maxConnections: 7 } }, ['health: swap-tls (certificate serial-2, limits)']],
   ];
   for (const [name, running, next, expected, policy] of cases) {
     it(name, () => assert.deepEqual(planHealth(running, next, policy), expected));

@@ -32,12 +32,12 @@ describe('the search for public passwords', () => {
     const secret = await createSecret('shared-private-4');
     const accounts = indexAccounts(identity(Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`u${i}`, secret]))));
     const seen: number[] = [];
-    await findPublicCredentials(accounts, (checked) => seen.push(checked));
+    await findPublicCredentials(accounts, { onProgress: (checked) => seen.push(checked) });
     assert.deepEqual(seen, Array.from({ length: 30 }, (_, i) => i + 1));
     const stopped = new AbortController();
     stopped.abort();
     let checked = 0;
-    assert.deepEqual(await findPublicCredentials(accounts, (n) => (checked = n), stopped.signal), []);
+    assert.deepEqual(await findPublicCredentials(accounts, { onProgress: (n) => (checked = n), signal: stopped.signal }), []);
     assert.equal(checked, 0);
   });
 });

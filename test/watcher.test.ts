@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
-import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { createSecret } from '../src/accounts/secret.js';
 import { isRelevantChange, maxWaitMs } from '../src/runtime/config-watcher.js';
 import { request } from './helpers/http-client.js';
 import { startKeepd, type KeepdProcess, type LogLine } from './helpers/keepd-process.js';
-import { functionalUsers, TEST_BASE, TLS_CONFIGS, USERS } from './helpers/test-config.js';
+import { functionalUsers, TEST_BASE, TLS_CONFIGS, tlsFixture, USERS } from './helpers/test-config.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 describe('which changes make a reload', () => {
-  const targets = { directories: ['/etc/keepconfig.d'], files: ['/etc/tls/server.key', '/etc/tls/server.crt'] };
+  const targets = { directories: ['/etc/keepconfig.d'], files: ['/etc/tls/server.key', '/etc/tls/server.crt', '/etc/keepconfig.d/keepd-first-run.key.pem'] };
   const cases: [string, boolean][] = [
     ['/etc/keepconfig.d/users.json', true],
     ['/etc/keepconfig.d/..data', true],
@@ -22,6 +22,8 @@ describe('which changes make a reload', () => {
     ['/etc/keepconfig.d/4913', false],
     ['/etc/keepconfig.d/notes.txt', false],
     ['/etc/keepconfig.d/tls.json.example', false],
+    ['/etc/keepconfig.d/keepd-first-run.key.pem', true],
+    ['/etc/keepconfig.d/other.pem', false],
     ['/etc/keepconfig.d/sub/users.json', false],
     ['/etc/tls/server.key', true],
     ['/etc/tls/..data', true],
@@ -114,6 +116,26 @@ describe('watching', () => {
       await rm(path.join(dir, 'loop.json'));
       await keepd.waitForLog((line) => /generation 1 again/.test(line.msg));
       assert.equal(await healthStatus(keepd, [...USERS.health]), 200);
+    } finally {
+      await keepd.stop();
+    }
+  });
+
+  it('a certificate kept in the configuration directory (as the first run does) is renewed live', async () => {
+    const dir = await tempDir({ 'functionalUsers.json': await functionalUsers(), 'ports.json': TEST_BASE, 'tls.json': { TLSType: 'pem', TLSFile: 'tls.key.pem', PEMCert: 'tls.chain.pem' } });
+    await copyFile(tlsFixture('server.key.pem'), path.join(dir, 'tls.key.pem'));
+    await copyFile(tlsFixture('server.chain.pem'), path.join(dir, 'tls.chain.pem'));
+    const keepd = await startKeepd(dir);
+    try {
+      const before = (await request(`https://127.0.0.1:${keepd.ports.health ?? 0}/health`, { auth: [...USERS.health] })).serialNumber;
+      // As a renewal script does: new files beside, then renamed over the old ones.
+      await copyFile(tlsFixture('renewed.key.pem'), path.join(dir, '.tls.key.pem.new'));
+      await copyFile(tlsFixture('renewed.chain.pem'), path.join(dir, '.tls.chain.pem.new'));
+      await rename(path.join(dir, '.tls.chain.pem.new'), path.join(dir, 'tls.chain.pem'));
+      await rename(path.join(dir, '.tls.key.pem.new'), path.join(dir, 'tls.key.pem'));
+      await keepd.waitForLog((line) => line.msg === 'health listener: new TLS context for new connections');
+      const after = (await request(`https://127.0.0.1:${keepd.ports.health ?? 0}/health`, { auth: [...USERS.health] })).serialNumber;
+      assert.notEqual(after, before);
     } finally {
       await keepd.stop();
     }

@@ -1,6 +1,14 @@
 import { isIPv6 } from 'node:net';
 import { isLoopbackAddress } from '../config/addresses.js';
 
+/** What begin() decided, handed back to finish(). */
+export interface Attempt {
+  /** Seconds to wait before trying again; 0: go ahead. */
+  wait: number;
+  /** Counted as running: finish() takes it off. */
+  counted: boolean;
+}
+
 export interface ThrottleSettings {
   enabled: boolean;
   maxFailures: number;
@@ -85,26 +93,35 @@ export class LoginThrottle {
   }
 
   /**
-   * Before a password is verified: 0 and the attempt is counted as running, or the seconds to
-   * wait (blocked, or as many attempts running and failed as the limit allows).
+   * Before a password is verified: `wait` 0 and the attempt counted as running (`counted`, unless
+   * the throttle does not apply to this client), or the seconds to wait (blocked, or as many
+   * attempts running and failed as the limit allows). Hand the answer back to finish().
    */
-  begin(address: string): number {
-    if (!this.#applies(address)) return 0;
+  begin(address: string): Attempt {
+    if (!this.#applies(address)) return { wait: 0, counted: false };
     const now = this.#now();
     const record = this.#record(clientKey(address), now);
-    if (record.blockedUntil > now) return Math.ceil((record.blockedUntil - now) / 1000);
-    if (record.failures + record.pending >= this.#settings().maxFailures) return 1;
+    if (record.blockedUntil > now) return { wait: Math.ceil((record.blockedUntil - now) / 1000), counted: false };
+    if (record.failures + record.pending >= this.#settings().maxFailures) return { wait: 1, counted: false };
     record.pending++;
-    return 0;
+    return { wait: 0, counted: true };
   }
 
-  /** After a verification begun with begin(): its result (`none`: it never ran, e.g. overload). */
-  finish(address: string, user: string, result: 'success' | 'failure' | 'none'): void {
-    if (!this.#applies(address)) return;
+  /**
+   * After a verification begun with begin(): its result (`none`: it never ran, e.g. overload).
+   * A running attempt that begin() counted is taken off whatever the settings are now (a reload
+   * may have switched the throttle off meanwhile); failures count only where it applies now.
+   */
+  finish(address: string, user: string, result: 'success' | 'failure' | 'none', attempt: Attempt): void {
     const key = clientKey(address);
+    const counted = attempt.counted ? this.#clients.get(key) : undefined;
+    if (counted) counted.pending = Math.max(0, counted.pending - 1);
+    if (!this.#applies(address)) {
+      if (counted && counted.failures === 0 && counted.pending === 0 && counted.blockedUntil <= this.#now()) this.#clients.delete(key);
+      return;
+    }
     const now = this.#now();
     const record = this.#record(key, now);
-    record.pending = Math.max(0, record.pending - 1);
     if (result === 'failure') {
       record.failures++;
       if (record.failedUsers.size < MAX_FAILED_USERS) record.failedUsers.add(user);

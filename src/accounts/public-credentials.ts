@@ -57,11 +57,20 @@ function verdictFor(stored: string, secret: SaltedSecret): Promise<boolean> {
 /**
  * Accounts (active or not) whose secret a public password opens. Costs up to one PBKDF2 per
  * public password for each secret not judged before, one at a time, off the event loop; a secret
- * already judged costs nothing while it stays. A scan that completes forgets the verdicts of
- * secrets no longer in the configuration, so memory follows the configuration's size. `signal`
- * stops it between accounts, with what it found so far.
+ * already judged costs nothing while it stays. The daemon's scan forgets, when it completes, the
+ * verdicts of secrets no longer in the configuration, so memory follows the configuration's size.
  */
-export async function findPublicCredentials(accounts: AccountIndex, onProgress: (checked: number) => void = () => undefined, signal?: AbortSignal): Promise<PublicCredential[]> {
+export interface ScanOptions {
+  /** Called after each account with how many are checked. */
+  onProgress?: (checked: number) => void;
+  /** Stops the scan between accounts, with what it found so far. */
+  signal?: AbortSignal;
+  /** When it completes, forget the verdicts of secrets not in `accounts` (the daemon's scan of the configuration in use, and nothing else). */
+  forgetOthers?: boolean;
+}
+
+export async function findPublicCredentials(accounts: AccountIndex, options: ScanOptions = {}): Promise<PublicCredential[]> {
+  const { onProgress = () => undefined, signal, forgetOthers = false } = options;
   const found: PublicCredential[] = [];
   const current = new Set<string>();
   let checked = 0;
@@ -76,7 +85,7 @@ export async function findPublicCredentials(accounts: AccountIndex, onProgress: 
       if (checked % 1000 === 0) await new Promise((resolve) => setImmediate(resolve));
     }
   }
-  for (const key of verdicts.keys()) if (!current.has(key)) verdicts.delete(key);
+  if (forgetOthers) for (const key of verdicts.keys()) if (!current.has(key)) verdicts.delete(key);
   return found;
 }
 

@@ -13,7 +13,7 @@ async function boundedScan(accounts: AccountIndex): Promise<{ found: PublicCrede
   const total = [...accounts.values()].reduce((sum, realm) => sum + realm.size, 0);
   let checked = 0;
   const signal = AbortSignal.timeout(SCAN_BUDGET_MS);
-  const found = await findPublicCredentials(accounts, (n) => (checked = n), signal);
+  const found = await findPublicCredentials(accounts, { onProgress: (n) => (checked = n), signal });
   return { found, checked, total };
 }
 

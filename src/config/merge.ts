@@ -20,7 +20,8 @@ export interface Merged {
 }
 
 function sourcesFor(value: Json, label: string): SourceTree | string {
-  if (!isJsonObject(value)) return label;
+  // An object without keys is a leaf of its own: it has a source too (`"PORT": {}` is the file's mistake).
+  if (!isJsonObject(value) || Object.keys(value).length === 0) return label;
   const tree: SourceTree = {};
   for (const [key, child] of Object.entries(value)) setOwn(tree, key, sourcesFor(child, label));
   return tree;

@@ -3,7 +3,8 @@ import { isJsonObject, type Json, type JsonObject } from './json.js';
 import { BACKSLASH, isWhitespace, MAX_NESTING_DEPTH, MAX_VALUES_PER_FILE, OPEN_BRACE, QUOTE, scanStructure, type DuplicateKey, type ScanLimits } from './json-structure.js';
 import { formatPath, type ConfigProblem } from './problems.js';
 
-export type ParsedText = { ok: true; data: JsonObject } | { ok: false; problems: ConfigProblem[] };
+/** `values`: how many JSON values the file holds (its share of a load's total, see read-config-dir.ts). */
+export type ParsedText = { ok: true; data: JsonObject; values: number } | { ok: false; problems: ConfigProblem[] };
 
 const BOM = '\uFEFF';
 
@@ -172,5 +173,5 @@ export function parseConfigText(text: string, source: string, limits: ScanLimits
     if (more > 0) shown.push({ source, message: `and ${more.toLocaleString('en-US')} more key(s) that appear more than once in one object of this file` });
     return { ok: false, problems: shown };
   }
-  return { ok: true, data: value };
+  return { ok: true, data: value, values: scan.values };
 }

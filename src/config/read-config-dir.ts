@@ -3,7 +3,7 @@ import type { Layer } from './merge.js';
 import { parseConfigText } from './parse-config-text.js';
 import { describeFsError } from '../support/errors.js';
 import type { ConfigProblem } from './problems.js';
-import { describeReadFailure, formatSeconds } from './read-failure.js';
+import { describeReadFailure, formatSeconds, formatSize } from './read-failure.js';
 import { listDirectory, readRegularFile, type ReadFailure } from './safe-read.js';
 
 /**
@@ -21,6 +21,14 @@ export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
  * start, and every reload after, for good.
  */
 export const CONFIG_READ_DEADLINE_MS = 2000;
+
+/**
+ * What one load reads at most, all files together: 128 files, 8 MiB, 100,000 values (about 25,000
+ * accounts). Each file within its own limits, 120 of them ran keepd (heap 256 MB) out of memory.
+ */
+export const MAX_CONFIG_FILES = 128;
+export const MAX_TOTAL_BYTES = 8 * 1024 * 1024;
+export const MAX_TOTAL_VALUES = 100_000;
 
 /**
  * Which directory entries are configuration: names ending in `.json` that do not start with a dot
@@ -67,7 +75,7 @@ function readProblem(name: string, failure: ReadFailure): ConfigProblem | undefi
   }
 }
 
-async function readLayer(directory: string, name: string): Promise<{ layer?: Layer; problems?: ConfigProblem[] }> {
+async function readLayer(directory: string, name: string): Promise<{ layer?: Layer; problems?: ConfigProblem[]; bytes?: number; values?: number }> {
   const file = path.join(directory, name);
   // Follows symlinks: a Kubernetes ConfigMap entry is a symlink to a regular file.
   const read = await readRegularFile(file, { maxBytes: MAX_CONFIG_FILE_BYTES, deadlineMs: CONFIG_READ_DEADLINE_MS });
@@ -82,7 +90,7 @@ async function readLayer(directory: string, name: string): Promise<{ layer?: Lay
     return { problems: [{ source: name, message: 'the file is not valid UTF-8; save it as UTF-8' }] };
   }
   const parsed = parseConfigText(text, name);
-  return parsed.ok ? { layer: { source: name, data: parsed.data } } : { problems: parsed.problems };
+  return parsed.ok ? { layer: { source: name, data: parsed.data }, bytes: read.bytes.length, values: parsed.values } : { problems: parsed.problems };
 }
 
 /** Every configuration file of the directory, in the order they are merged. */
@@ -99,12 +107,26 @@ export async function readConfigDir(directory: string): Promise<DirectoryLayers>
     return { layers: [], files: [], problems: [{ source: directory, message: `cannot read the configuration directory: ${why}` }] };
   }
   const names = listing.names.filter(isConfigFileName).sort(compareFileNames);
-  const results = await Promise.all(names.map((name) => readLayer(directory, name)));
+  if (names.length > MAX_CONFIG_FILES) {
+    const message = `holds ${names.length} *.json files, more than the ${MAX_CONFIG_FILES} one load reads: is this the configuration directory? Move the rest elsewhere (or rename them, e.g. to *.json.example)`;
+    return { layers: [], files: [], problems: [{ source: directory, message }] };
+  }
+  // One file after the other, counting: the totals stop a load before it exhausts memory.
   const layers: Layer[] = [];
   const problems: ConfigProblem[] = [];
-  for (const result of results) {
-    if (result.layer) layers.push(result.layer);
+  const total = { bytes: 0, values: 0 };
+  for (const name of names) {
+    const result = await readLayer(directory, name);
     if (result.problems) problems.push(...result.problems);
+    if (!result.layer) continue;
+    total.bytes += result.bytes ?? 0;
+    total.values += result.values ?? 0;
+    if (total.bytes > MAX_TOTAL_BYTES || total.values > MAX_TOTAL_VALUES) {
+      const what = total.bytes > MAX_TOTAL_BYTES ? `${formatSize(total.bytes)} (the limit is ${formatSize(MAX_TOTAL_BYTES)})` : `${total.values.toLocaleString('en-US')} values (the limit is ${MAX_TOTAL_VALUES.toLocaleString('en-US')})`;
+      problems.push({ source: name, message: `with this file the configuration holds ${what}, more than one load reads: keepd's own settings are a few hundred values; remove what is not configuration` });
+      break;
+    }
+    layers.push(result.layer);
   }
   return { layers, files: layers.map((layer) => layer.source), problems };
 }

@@ -37,6 +37,9 @@ export function describeReadFailure(failure: ReadFailure, name: string = failure
     case 'too-large':
       return `${name} is ${failure.grew ? 'more than ' : ''}${formatSize(failure.grew ? failure.maxBytes : failure.size)}, over the limit of ${formatLimit(failure.maxBytes)} per file`;
     case 'timeout':
+      if (failure.state === 'too-many-stuck' && (failure.stuck ?? []).length === 0) {
+        return `${name} was not read within ${formatSeconds(failure.deadlineMs)}: the reads before it were that slow (a hung network mount?)`;
+      }
       if (failure.state === 'too-many-stuck') {
         return `${name} was not read: reading ${(failure.stuck ?? []).join(', ')} did not finish within ${formatSeconds(failure.deadlineMs)} (a hung network mount?), and no other read starts until one of them ends`;
       }

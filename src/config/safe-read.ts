@@ -197,7 +197,28 @@ export class SafeReader {
     return [...this.#stuck.keys()];
   }
 
-  /** Runs `work` (which must not reject) for `file` within the deadline, or says why not. */
+  /** At most MAX_STUCK_OPERATIONS operations in flight: started together, they could all hang. */
+  #running = 0;
+  readonly #waiting: (() => void)[] = [];
+
+  #acquire(): Promise<void> {
+    if (this.#running < MAX_STUCK_OPERATIONS) {
+      this.#running++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  #release(): void {
+    const next = this.#waiting.shift();
+    if (next) next();
+    else this.#running--;
+  }
+
+  /**
+   * Runs `work` (which must not reject) for `file` within the deadline, or says why not. The
+   * deadline counts from the call: time spent waiting for one of the few slots counts too.
+   */
   async #withDeadline<T>(file: string, deadlineMs: number, work: (abandoned: Abandoned) => Promise<T>): Promise<Deadlined<T>> {
     const key = path.resolve(file);
     if (this.#stuck.has(key)) return { done: false, failure: { kind: 'timeout', file, deadlineMs, state: 'still-pending' } };
@@ -205,13 +226,23 @@ export class SafeReader {
       return { done: false, failure: { kind: 'timeout', file, deadlineMs, state: 'too-many-stuck', stuck: this.stuckPaths() } };
     }
     const abandoned = new Abandoned();
-    const operation = work(abandoned);
+    const progress = { started: false };
+    const operation = this.#acquire().then(async (): Promise<{ value: T } | 'skipped'> => {
+      try {
+        if (abandoned.now()) return 'skipped'; // its deadline passed while it waited for a slot
+        progress.started = true;
+        return { value: await work(abandoned) };
+      } finally {
+        this.#release();
+      }
+    });
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<'expired'>((resolve) => (timer = setTimeout(() => resolve('expired'), deadlineMs)));
-    const first = await Promise.race([operation.then((value) => ({ value })), expired]);
+    const first = await Promise.race([operation, expired]);
     clearTimeout(timer);
-    if (first !== 'expired') return { done: true, value: first.value };
+    if (first !== 'expired' && first !== 'skipped') return { done: true, value: first.value };
     abandoned.set();
+    if (!progress.started) return { done: false, failure: { kind: 'timeout', file, deadlineMs, state: 'too-many-stuck', stuck: this.stuckPaths() } };
     this.#stuck.set(key, operation);
     void operation.then(() => this.#stuck.delete(key), () => this.#stuck.delete(key));
     return { done: false, failure: { kind: 'timeout', file, deadlineMs, state: 'timed-out' } };

@@ -91,15 +91,15 @@ export function authenticate(gate: AuthGate, header: string | undefined, client:
     return { kind: 'ok', account };
   }
   // A password to verify: counted by the throttle while it runs, so parallel guesses wait.
-  const wait = gate.throttle.begin(client);
-  if (wait > 0) return { kind: 'throttled', retryAfterSeconds: wait };
+  const attempt = gate.throttle.begin(client);
+  if (attempt.wait > 0) return { kind: 'throttled', retryAfterSeconds: attempt.wait };
   return verify(gate, account, entry, password).then(
     (outcome) => {
-      gate.throttle.finish(client, user, outcome.kind === 'ok' ? 'success' : outcome.kind === 'overloaded' ? 'none' : 'failure');
+      gate.throttle.finish(client, user, outcome.kind === 'ok' ? 'success' : outcome.kind === 'overloaded' ? 'none' : 'failure', attempt);
       return outcome;
     },
     (error: unknown) => {
-      gate.throttle.finish(client, user, 'none');
+      gate.throttle.finish(client, user, 'none', attempt);
       throw error;
     },
   );

@@ -22,9 +22,8 @@ export function isRelevantChange(changed: string, targets: WatchTargets): boolea
   const resolved = path.resolve(changed);
   const name = path.basename(resolved);
   const parent = path.dirname(resolved);
-  if (targets.directories.includes(resolved)) return true;
+  if (targets.directories.includes(resolved) || targets.files.includes(resolved)) return true;
   if (targets.directories.includes(parent) && (isConfigFileName(name) || name.startsWith('..'))) return true;
-  if (targets.files.includes(resolved)) return true;
   return name.startsWith('..') && targets.files.some((file) => path.dirname(file) === parent);
 }
 
@@ -65,6 +64,7 @@ export class ConfigWatcher {
   #timer: NodeJS.Timeout | undefined;
   #burstStart = 0;
   readonly #pending = new Set<string>();
+  #closed = false;
 
   private constructor(targets: WatchTargets, options: WatcherOptions) {
     this.#targets = targets;
@@ -91,7 +91,7 @@ export class ConfigWatcher {
   }
 
   #event(event: string, changed: string): void {
-    if (!isRelevantChange(changed, this.#targets)) return;
+    if (this.#closed || !isRelevantChange(changed, this.#targets)) return;
     const resolved = path.resolve(changed);
     if (event === 'addDir' && this.#targets.directories.includes(resolved)) {
       // The directory is back (recreated, or renamed back): watch its entries again.
@@ -132,18 +132,19 @@ export class ConfigWatcher {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     clearTimeout(this.#timer);
     await this.#watcher.close();
   }
 }
 
-/** What to watch for a configuration: its directory, and TLS files that live elsewhere. */
+/** What to watch for a configuration: its directory, and its TLS files wherever they are (the first run keeps them in the directory). */
 export function watchTargets(configDir: string, settings: ListenerSettings[]): WatchTargets {
   const directory = path.resolve(configDir);
   const files = settings
     .filter((s) => s.enabled && s.tls)
     .flatMap((s) => [s.tls?.file, s.tls?.pemCert])
-    .filter((file): file is string => file !== undefined && path.dirname(file) !== directory);
+    .filter((file): file is string => file !== undefined);
   return { directories: [directory], files: [...new Set(files)] };
 }
 

@@ -40,6 +40,9 @@ export class StartupError extends Error {
   }
 }
 
+/** How long a reload's strict check for public passwords may take; the rest waits for the next reload. */
+const STRICT_CHECK_BUDGET_MS = 10_000;
+
 const settingsOf = (prepared: PreparedConfig): ListenerSettings[] => Object.values(prepared.listeners).map((l) => l.settings);
 
 /**
@@ -64,6 +67,7 @@ export class Daemon implements ListenerServices {
   #stateVersion = 0;
   #reloads: Promise<unknown> = Promise.resolve();
   #stopping: Promise<void> | undefined;
+  readonly #stopSignal = new AbortController();
   #resolveStopped: () => void = () => undefined;
   readonly stopped = new Promise<void>((resolve) => {
     this.#resolveStopped = resolve;
@@ -211,7 +215,8 @@ export class Daemon implements ListenerServices {
   async #reloadOnce({ origin, answer }: ReloadRequest): Promise<ReloadOutcome> {
     if (this.#stopping) return rejected(this.#active.generation, ['keepd is stopping']);
     // 1-2. assemble and prepare
-    const loaded = await loadConfiguration(this.#options.configDir, this.#options.env, this.#options.strict === true);
+    const bound = AbortSignal.any([AbortSignal.timeout(STRICT_CHECK_BUDGET_MS), this.#stopSignal.signal]);
+    const loaded = await loadConfiguration(this.#options.configDir, this.#options.env, this.#options.strict === true, bound);
     if (!loaded.ok) {
       // Follow new TLS paths even when their files are not right yet: fixing them must be seen.
       if (loaded.settings) await this.#watching.follow(loaded.settings, this.#active.prepared.loaded.config.watch, false);
@@ -223,7 +228,11 @@ export class Daemon implements ListenerServices {
     await yieldToEventLoop();
     const running = this.#listeners.running();
     const refusals = [...tlsRemovals(running, next), ...expiredSwaps(running, next.listeners)];
-    if (refusals.length > 0) return this.#refuse(origin, refusals);
+    if (refusals.length > 0) {
+      // Refused, but its TLS files are followed: renewing them in place must be seen.
+      await this.#watching.follow(settingsOf(next), current.prepared.loaded.config.watch, false);
+      return this.#refuse(origin, refusals);
+    }
     const decision = decide(current.prepared, next, this.#listeners.running(), 'management');
     if (decision.status === 'unchanged') {
       if (this.#staleConfig) {
@@ -269,6 +278,8 @@ export class Daemon implements ListenerServices {
     const drainSeconds = this.#active.prepared.loaded.config.drainTimeoutSeconds;
     this.#log.info({ origin, drainSeconds }, `stopping (${origin}); draining in-flight requests for up to ${drainSeconds}s`);
     this.#stateVersion++;
+    this.#stopSignal.abort(); // a reload under way gives up its strict check
+    this.#scan.stop();
     this.#stopping = (async () => {
       try {
         await this.#watching.close();

@@ -85,7 +85,7 @@ export class ListenerSet {
       this.#options.metrics.forgetListener(name);
     }
     for (const name of of('swap-tls')) this.#swapTls(name, next);
-    for (const name of of('tune')) this.#servers.get(name)?.tune(next.listeners[name].settings.limits);
+    for (const name of [...of('swap-tls'), ...of('tune')]) this.#servers.get(name)?.tune(next.listeners[name].settings.limits);
 
     const rebinds = of('rebind');
     const heldPorts = new Set([...this.#servers.values()].map((s) => s.port));
@@ -97,6 +97,7 @@ export class ListenerSet {
         drains.push(old.close(drainMs));
       } catch (error) {
         this.#servers.set(name, old);
+        this.#options.metrics.markListener(name, true, old.tls?.certificate.validToMs);
         fail(name, error);
       }
     }

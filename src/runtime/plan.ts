@@ -44,16 +44,19 @@ function planOne(name: ListenerName, running: RunningListener | undefined, next:
   for (const key of FIXED_LIMITS) {
     if (was.limits[key] !== now.limits[key]) return { name, action: 'rebind', reason: `limits.${key} ${was.limits[key]} -> ${now.limits[key]}` };
   }
-  if (next.tls && running.tls && next.tls.digest !== running.tls.digest) return { name, action: 'swap-tls', reason: `certificate ${next.tls.certificate.serialNumber}` };
-  if (next.tls && !samePolicy(running.policy, policy)) return { name, action: 'swap-tls', reason: 'TLS protocols or ciphers' };
-  if (JSON.stringify(was.limits) !== JSON.stringify(now.limits)) return { name, action: 'tune', reason: 'limits' };
+  const limitsChanged = JSON.stringify(was.limits) !== JSON.stringify(now.limits);
+  // A swap also tunes (listener-set.ts): say so, since both happen in one step.
+  const andLimits = limitsChanged ? ', limits' : '';
+  if (next.tls && running.tls && next.tls.digest !== running.tls.digest) return { name, action: 'swap-tls', reason: `certificate ${next.tls.certificate.serialNumber}${andLimits}` };
+  if (next.tls && !samePolicy(running.policy, policy)) return { name, action: 'swap-tls', reason: `TLS protocols or ciphers${andLimits}` };
+  if (limitsChanged) return { name, action: 'tune', reason: 'limits' };
   return undefined;
 }
 
 /**
  * The socket work that turns the running listeners into the ones `next` asks for: start, stop,
  * rebind (a new server: port, address, TLS on/off, a limit fixed at construction), swap-tls (new
- * certificate or TLS policy into the running server), tune (other limits). Compared with what
+ * certificate or TLS policy into the running server, and its limits tuned), tune (other limits). Compared with what
  * runs, not with the last configuration, so a change that failed to apply is tried again.
  * Everything else (accounts, throttle, log level...) is read from the new snapshot per request.
  */

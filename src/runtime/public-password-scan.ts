@@ -15,10 +15,16 @@ export class PublicPasswordScan {
   #progress: ScanProgress = { state: 'done', checked: 0, total: 0 };
   #run = 0;
   #warned = new Set<string>();
+  #abort: AbortController | undefined;
 
   constructor(private readonly options: { log: Logger; metrics: KeepdMetrics; changed: () => void }) {
     // Present from the start: 0 until a scan finds something (the pending gauge says how far it is).
     for (const realm of REALMS) options.metrics.publicPasswordAccounts.set({ realm }, 0);
+  }
+
+  /** Stops the scan under way (keepd is stopping). */
+  stop(): void {
+    this.#abort?.abort();
   }
 
   get found(): PublicCredential[] {
@@ -30,6 +36,10 @@ export class PublicPasswordScan {
   }
 
   scan(accounts: AccountIndex): void {
+    // Only the newest configuration's scan is worth its PBKDF2 runs.
+    this.#abort?.abort();
+    const abort = new AbortController();
+    this.#abort = abort;
     const run = ++this.#run;
     const total = [...accounts.values()].reduce((sum, realm) => sum + realm.size, 0);
     this.#progress = { state: 'running', checked: 0, total };
@@ -37,7 +47,7 @@ export class PublicPasswordScan {
     const onProgress = (checked: number): void => {
       if (run === this.#run) this.#progress = { state: 'running', checked, total };
     };
-    findPublicCredentials(accounts, onProgress).then(
+    findPublicCredentials(accounts, { onProgress, signal: abort.signal, forgetOthers: true }).then(
       (found) => {
         if (run !== this.#run) return; // a newer configuration is being scanned
         this.#adopt(found, accounts);

@@ -1,5 +1,5 @@
 import { saltPlatformPassword } from '../accounts/platform-secret.js';
-import { describePublicCredential, findPublicCredentials } from '../accounts/public-credentials.js';
+import { describePublicCredential, findPublicCredentials, PUBLIC_PASSWORDS } from '../accounts/public-credentials.js';
 import { assembleConfig } from '../config/assemble.js';
 import type { Environment } from '../config/env-layer.js';
 import { resolveListenerSettings, type ListenerSettings } from '../config/listener-settings.js';
@@ -30,9 +30,10 @@ export type Loaded =
 
 /**
  * Assemble and prepare: files, environment, schema, TLS material; in strict mode accounts with
- * public passwords too. What `keepd start`, `keepd check` and every reload go through.
+ * public passwords too. What `keepd start`, `keepd check` and every reload go through. `signal`
+ * bounds the strict check (a reload must not hold up the next one, nor a stop, for minutes).
  */
-export async function loadConfiguration(configDir: string, env: Environment, strict: boolean): Promise<Loaded> {
+export async function loadConfiguration(configDir: string, env: Environment, strict: boolean, signal?: AbortSignal): Promise<Loaded> {
   const assembled = await assembleConfig(configDir, env, saltPlatformPassword);
   if (!assembled.ok) return assembled;
   const settings = Object.values(resolveListenerSettings(assembled.loaded.config, assembled.loaded.configDir));
@@ -41,7 +42,14 @@ export async function loadConfiguration(configDir: string, env: Environment, str
   await yieldToEventLoop();
   if (!preparation.ok) return { ...preparation, settings };
   if (strict || preparation.prepared.loaded.config.strict) {
-    const found = await findPublicCredentials(preparation.prepared.accounts);
+    const { accounts } = preparation.prepared;
+    let checked = 0;
+    const found = await findPublicCredentials(accounts, { onProgress: (n) => (checked = n), ...(signal ? { signal } : {}) });
+    if (signal?.aborted === true) {
+      const total = [...accounts.values()].reduce((sum, realm) => sum + realm.size, 0);
+      const message = `the strict check for public passwords was stopped after ${checked} of ${total} accounts (each new secret costs up to ${PUBLIC_PASSWORDS.length} PBKDF2 runs); what it judged is kept, so reload again to go on`;
+      return { ok: false, problems: [{ source: 'strict', message }], settings };
+    }
     if (found.length > 0) return { ok: false, problems: found.map((c) => ({ source: 'strict', message: describePublicCredential(c) })), settings };
   }
   return preparation;

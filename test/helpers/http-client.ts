@@ -27,17 +27,27 @@ export interface RequestOptions {
   localAddress?: string;
   /** Send the body in pieces, pausing between them (a request that stays in flight). */
   trickle?: { chunks: string[]; intervalMs: number };
+  /**
+   * Sends `Expect: 100-continue` and calls this when the server answers `100 Continue`: proof that
+   * it has read the request head and is handling the request (it is in flight, not queued or idle).
+   */
+  onContinue?: () => void;
 }
 
 /** A real HTTP(S) client request (node:http/https), verifying TLS against the test CA by default. */
 export function request(url: string, options: RequestOptions = {}): Promise<Response> {
   const target = new URL(url);
   const headers: Record<string, string> = { ...options.headers };
+  if (options.onContinue) headers.expect = '100-continue';
   if (options.auth) headers.authorization = `Basic ${Buffer.from(`${options.auth[0]}:${options.auth[1]}`, 'utf8').toString('base64')}`;
   let body: string | undefined;
   if (options.body !== undefined) {
     body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
     headers['content-type'] ??= 'application/json';
+  }
+  if (options.trickle) {
+    headers['content-type'] ??= 'application/json';
+    headers['content-length'] = String(Buffer.byteLength(options.trickle.chunks.join('')));
   }
   const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
@@ -65,10 +75,9 @@ export function request(url: string, options: RequestOptions = {}): Promise<Resp
       },
     );
     req.on('error', reject);
+    if (options.onContinue) req.once('continue', options.onContinue);
     if (options.trickle) {
       const { chunks, intervalMs } = options.trickle;
-      req.setHeader('content-type', headers['content-type'] ?? 'application/json');
-      req.setHeader('content-length', String(Buffer.byteLength(chunks.join(''))));
       let index = 0;
       const next = (): void => {
         if (req.destroyed) return;

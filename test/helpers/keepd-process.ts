@@ -32,6 +32,12 @@ export interface KeepdProcess {
   waitForStdout: (pattern: RegExp, timeoutMs?: number) => Promise<void>;
 }
 
+/**
+ * The line keepd logs when it starts watching its configuration (before its listeners bind, so it
+ * is in `logs` once startKeepd resolves); a daemon without it has no watcher.
+ */
+export const startedWatching = (line: LogLine): boolean => /^watching .+ for configuration changes$/.test(line.msg);
+
 /** Never leave a daemon behind, whatever a test did: all are killed once the test file is done. */
 const running = new Set<ChildProcessWithoutNullStreams>();
 after(() => {
