@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { indexAccounts, quoteName, unusableAccountNames, whyNameCannotLogIn } from '../src/accounts/accounts.js';
@@ -145,7 +147,7 @@ describe('hostile accounts', () => {
         assert.ok(warning, `no warning for ${JSON.stringify(name)}`);
         assert.match(warning, why);
       }
-      assert.ok(warnings.some((w) => w.startsWith('account "a:b" of identity.metricsAPI can never log in to the metrics listener')), 'inactive accounts too: activating them would not help');
+      assert.ok(warnings.some((w) => w.startsWith('account "a:***" of identity.metricsAPI can never log in to the metrics listener')), 'inactive accounts too: activating them would not help');
       // eslint-disable-next-line no-control-regex
       for (const warning of warnings) assert.ok(!/[\u0000-\u001f\u007f-\u009f]/.test(warning), 'control characters are escaped');
       assert.equal(quoteName('del\u007f \u009b[31m \u202e'), '"del\\u007f \\u009b[31m \\u202e"');
@@ -186,9 +188,47 @@ describe('hostile accounts', () => {
       it('keepd check warns about each', async () => {
         const run = await runCli(['check', '--config-dir', dir]);
         assert.equal(run.code, 0, run.stderr);
-        assert.match(run.stderr, /warning: account "svc:backup" of identity\.managementAPI can never log in to the management listener/);
+        assert.match(run.stderr, /warning: account "svc:\*\*\*" of identity\.managementAPI can never log in to the management listener/);
         assert.match(run.stderr, /warning: account "tab\\tuser" of identity\.managementAPI can never log in/);
       });
     });
   });
 });
+
+describe('what a pasted credential never shows', () => {
+  it('an account named user:password shows as user:*** in warnings, check, --sources and problems', async () => {
+    const pasted = 'PastedPassw0rdZZZ';
+    const dir = await tempDir({
+      'ports.json': TEST_BASE,
+      'tls.json': TLS_CONFIGS.pem,
+      'users.json': { identity: { managementAPI: { [`root:${pasted}`]: { active: true, secret: await createSecret('a-private-password-1') } } } },
+    });
+    const check = await runCli(['check', '--config-dir', dir]);
+    const sources = await runCli(['check', '--sources', '--config-dir', dir]);
+    assert.equal(check.code, 0, check.stderr);
+    assert.match(check.stderr, /"root:\*\*\*" of identity\.managementAPI/);
+    assert.match(sources.stdout, /"identity\.managementAPI\[\\"root:\*\*\*\\"\]\.active": \{\n\s+"value": true,\n\s+"source": "users\.json"/);
+    for (const output of [check.stdout, check.stderr, sources.stdout, sources.stderr]) assert.ok(!output.includes(pasted), output);
+
+    await writeFileIn(dir, 'users.json', { identity: { managementAPI: { [`root:${pasted}`]: { active: 'yes', secret: 'not a secret' } } } });
+    const refused = await runCli(['check', '--config-dir', dir]);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /identity\.managementAPI\["root:\*\*\*"\]\.active/);
+    assert.ok(!refused.stderr.includes(pasted), refused.stderr);
+  });
+
+  it('a credential or a string pasted into the wrong key is described, never echoed', async () => {
+    const dir = await tempDir({
+      'ports.json': TEST_BASE,
+      'zz.json': { PORT: 'Basic QmFzaWNQYXNzdzByZEM0', LOG_LEVEL: 'password=LogLevelPassw0rdC3', watch: 'ldap://u:WatchPassw0rdC2@h', identity: { metricsAPI: { m: { active: 'ActivePassw0rdC1', secret: 'x' } } } },
+    });
+    const run = await runCli(['check', '--config-dir', dir]);
+    assert.equal(run.code, 2);
+    for (const secret of ['QmFzaWNQYXNzdzByZEM0', 'LogLevelPassw0rdC3', 'WatchPassw0rdC2', 'ActivePassw0rdC1']) assert.ok(!run.stderr.includes(secret), run.stderr);
+    assert.match(run.stderr, /PORT: expected .* found a string of 26 character\(s\) that looks like a credential \(not shown\)/);
+  });
+});
+
+async function writeFileIn(dir: string, name: string, content: object): Promise<void> {
+  await writeFile(path.join(dir, name), JSON.stringify(content));
+}

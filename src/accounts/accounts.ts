@@ -1,6 +1,7 @@
 import { hash } from 'node:crypto';
 import type { KeepConfig } from '../config/schema.js';
 import { LISTENER_NAMES, LISTENERS, REALMS, type Realm } from '../config/listener-table.js';
+import { displayAccountName } from '../config/account-name.js';
 import { parseSecret, type SaltedSecret } from './secret.js';
 
 export interface Account {
@@ -100,7 +101,7 @@ const INVISIBLE_OR_CONTROL = /[\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u20
 
 /** An account name for a message: a JSON string, every control, bidi or invisible character escaped. */
 export function quoteName(name: string): string {
-  return JSON.stringify(name).replace(INVISIBLE_OR_CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(displayAccountName(name)).replace(INVISIBLE_OR_CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /**

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { displayAccountName } from '../config/account-name.js';
 import type { ReloadOutcome } from '../listeners/reload-outcome.js';
 import { EXIT, type CliContext } from './context.js';
 import { callManagement, ManagementClientError, managementTargetFromConfig, type ManagementTarget } from './management-client.js';
@@ -39,7 +40,7 @@ export async function reloadCommand(ctx: CliContext, options: ReloadOptions): Pr
     const password = ctx.env.KEEPD_PASSWORD ?? (await readPassword(`Password for ${user}: `));
     const answer = await callManagement(where, 'POST', '/reload', user, password);
     if (answer.status === 401) {
-      ctx.stderr(`keepd reload: ${where.url.origin} refused the credentials of "${user}" (401): use an active account of identity.managementAPI\n`);
+      ctx.stderr(`keepd reload: ${where.url.origin} refused the credentials of "${displayAccountName(user)}" (401): use an active account of identity.managementAPI\n`);
       return EXIT.usage;
     }
     if (!isOutcome(answer.body)) {

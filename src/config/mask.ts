@@ -1,3 +1,4 @@
+import { displayAccountName } from './account-name.js';
 import { isJsonObject, setOwn, type Json, type JsonObject } from './json.js';
 
 export const MASK = '***';
@@ -231,6 +232,23 @@ export function maskConfig(config: JsonObject): JsonObject {
       ? { secret: false, related: false, identity: true }
       : { secret: isSecretName(key), related: isSecretKeyName(key), identity: false };
     setOwn(out, key, maskValue(value, place, key));
+  }
+  const identity = out.identity;
+  if (isJsonObject(identity)) setOwn(out, 'identity', withDisplayedAccountNames(identity));
+  return out;
+}
+
+/** Account names as keepd shows them (account-name.ts): `user:password` pasted as a name shows `user:***`. */
+function withDisplayedAccountNames(identity: JsonObject): JsonObject {
+  const out: JsonObject = {};
+  for (const [realm, accounts] of Object.entries(identity)) {
+    if (!isJsonObject(accounts)) {
+      setOwn(out, realm, accounts);
+      continue;
+    }
+    const shown: JsonObject = {};
+    for (const [name, account] of Object.entries(accounts)) setOwn(shown, displayAccountName(name), account);
+    setOwn(out, realm, shown);
   }
   return out;
 }

@@ -1,4 +1,6 @@
+import { displayAccountName } from './account-name.js';
 import type { Json } from './json.js';
+import { maskCredentialsIn } from './mask.js';
 
 /** One thing wrong with a configuration load, phrased for the admin who has to fix it. */
 export interface ConfigProblem {
@@ -16,7 +18,9 @@ const PLAIN_SEGMENT = /^[A-Za-z_$][\w$-]*$/;
 /** `identity.managementAPI["Doctor Notes"].secret`: readable, and unambiguous for names with dots or spaces. */
 export function formatPath(path: readonly (string | number)[]): string {
   let out = '';
-  for (const step of path) {
+  for (const [index, raw] of path.entries()) {
+    // identity.<realm>.<account>: the account name as keepd shows it (see account-name.ts).
+    const step = index === 2 && path[0] === 'identity' && typeof raw === 'string' ? displayAccountName(raw) : raw;
     if (typeof step === 'number') out += `[${step}]`;
     else if (PLAIN_SEGMENT.test(step)) out += out === '' ? step : `.${step}`;
     else out += `[${JSON.stringify(step)}]`;
@@ -46,6 +50,8 @@ export function describeFound(value: Json | undefined, secret: boolean): string 
     return typeof value === 'string' ? `a string of ${value.length} character(s) (not shown: secret)` : `a ${typeof value} (not shown: secret)`;
   }
   if (typeof value === 'string') {
+    // A credential pasted into the wrong key (`"PORT": "Basic ..."`) is not echoed either.
+    if (maskCredentialsIn(value) !== value) return `a string of ${value.length} character(s) that looks like a credential (not shown)`;
     const shown = value.length > MAX_SHOWN ? `${value.slice(0, MAX_SHOWN)}…` : value;
     return `the string ${JSON.stringify(shown)}`;
   }

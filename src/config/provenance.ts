@@ -1,3 +1,4 @@
+import { displayAccountName } from './account-name.js';
 import { isJsonObject, setOwn, type Json, type JsonObject } from './json.js';
 import type { SourceTree } from './merge.js';
 import { formatPath } from './problems.js';
@@ -5,6 +6,14 @@ import { formatPath } from './problems.js';
 export interface SourcedValue {
   value: Json;
   source: string;
+}
+
+/** The sources under `key`; under identity.<realm>, `key` may be an account name as maskConfig shows it. */
+function subtreeOf(tree: SourceTree, key: string, path: readonly string[]): SourceTree | string | undefined {
+  if (Object.prototype.hasOwnProperty.call(tree, key)) return tree[key];
+  if (path.length !== 2 || path[0] !== 'identity') return undefined;
+  const name = Object.keys(tree).find((candidate) => displayAccountName(candidate) === key);
+  return name === undefined ? undefined : tree[name];
 }
 
 /**
@@ -16,8 +25,7 @@ export function listSources(config: JsonObject, sources: SourceTree): Record<str
   const walk = (value: Json, tree: SourceTree | string | undefined, path: string[]): void => {
     if (isJsonObject(value) && typeof tree === 'object') {
       for (const [key, child] of Object.entries(value)) {
-        const subtree = Object.prototype.hasOwnProperty.call(tree, key) ? tree[key] : undefined;
-        walk(child, subtree, [...path, key]);
+        walk(child, subtreeOf(tree, key, path), [...path, key]);
       }
       return;
     }

@@ -205,6 +205,13 @@ export type KeepConfig = z.infer<typeof configSchema>;
 
 export type Validation = { ok: true; config: KeepConfig } | { ok: false; problems: ConfigProblem[] };
 
+/** A string under `identity` where a flag belongs (`"active": "..."`): a password pasted in the wrong place, perhaps. Only a CN is shown. */
+function pastedUnderIdentity(path: readonly (string | number)[], found: unknown): boolean {
+  if (path[0] !== 'identity' || typeof found !== 'string' || path[path.length - 1] === 'CN') return false;
+  // A quoted flag is shown: seeing "true" in quotes is the hint the admin needs.
+  return !/^(true|false|yes|no|on|off|[01])$/i.test(found);
+}
+
 /** Validates the merged configuration; every problem names the key, the layer that set it, and what was found. */
 export function validateConfig(merged: JsonObject, sources: SourceTree): Validation {
   const result = configSchema.safeParse(merged);
@@ -215,7 +222,7 @@ export function validateConfig(merged: JsonObject, sources: SourceTree): Validat
   const problems = (result.success ? [] : result.error.issues).map((issue): ConfigProblem => {
     const path = issue.path.filter((step): step is string | number => typeof step !== 'symbol');
     const found = valueAt(merged, path);
-    return { source: label(path), path: formatPath(path), message: `expected ${issue.message}, found ${describeFound(found, isSecretPath(path))}` };
+    return { source: label(path), path: formatPath(path), message: `expected ${issue.message}, found ${describeFound(found, isSecretPath(path) || pastedUnderIdentity(path, found))}` };
   });
   for (const relation of relationProblems(merged)) {
     // A missing key that another key requires is reported where that other key was set.
