@@ -165,6 +165,13 @@ describe('masking the effective configuration', () => {
       ['credentialsFile', false, true],
       ['keyFile', false, true],
       ['private', false, true],
+      // credentials whose last word is not the credential noun: strings beneath are masked
+      ['pwdHash', false, true],
+      ['encryptionKeyValue', false, true],
+      ['masterKeyBase64', false, true],
+      ['signingKeyPEM', false, true],
+      ['authHeader', false, true],
+      ['authString', false, true],
       // not secrets at all
       ['proxyBypass', false, true],
       ['concurrency', false, false],

@@ -24,7 +24,7 @@ export const MASK = '***';
  */
 
 /** The old, broad rule: a key name that mentions a secret anywhere. Kept so that no string it masked shows now. */
-const MENTIONS_SECRET = /pass(word|wd|phrase)?|secret|token|credential|private|key$|^key|apikey|api_key/i;
+const MENTIONS_SECRET = /pass(word|wd|phrase)?|pwd|secret|token|credential|private|key$|^key|apikey|api_key|key(value|base64|pem|data|material|bytes)|auth(header|string|value)/i;
 
 /** Words that, as the last word of a key name, make its value a secret. */
 const SECRET_WORDS = new Set([
