@@ -21,7 +21,8 @@ import { LoginThrottle } from '../src/accounts/login-throttle.js';
 import { createSecret } from '../src/accounts/secret.js';
 import { VerificationCache } from '../src/accounts/verification-cache.js';
 import { VerificationLimiter } from '../src/accounts/verification-limiter.js';
-import { authenticate, type AuthGate, type AuthOutcome } from '../src/listeners/authentication.js';
+import { trustTest } from '../src/config/trusted-proxies.js';
+import { authenticate, type AuthGate, type AuthOutcome } from '../src/auth/authenticate.js';
 import { KeepdMetrics } from '../src/metrics/keepd-metrics.js';
 import { freePortFor } from './lib/free-port.js';
 import { has, median, parseAb, parseSTime, parseWrk, pinned, run, spread } from './lib/measure-tools.js';
@@ -298,6 +299,7 @@ const gate: AuthGate = {
   limiter: new VerificationLimiter(() => ({ concurrency: 4, queueLimit: 200 })),
   throttle: new LoginThrottle(() => ({ enabled: true, maxFailures: 10, windowSeconds: 60, exemptLoopback: false })),
   metrics: new KeepdMetrics(),
+  trust: () => trustTest([]),
 };
 const warm = await authenticate(gate, AUTH, '127.0.0.1');
 if (warm.kind !== 'ok') throw new Error('authentication refused the bench account');

@@ -6,7 +6,8 @@ import { VerificationCache } from '../src/accounts/verification-cache.js';
 import { VerificationLimiter, type LimiterSettings } from '../src/accounts/verification-limiter.js';
 import type { Realm } from '../src/config/listener-table.js';
 import type { KeepConfig } from '../src/config/schema.js';
-import { authenticate, parseBasicAuthorization, type AuthGate, type AuthOutcome } from '../src/listeners/authentication.js';
+import { trustTest } from '../src/config/trusted-proxies.js';
+import { authenticate, parseBasicAuthorization, type AuthGate, type AuthOutcome } from '../src/auth/authenticate.js';
 import { KeepdMetrics } from '../src/metrics/keepd-metrics.js';
 import { PUBLISHED } from './helpers/published.js';
 
@@ -55,7 +56,7 @@ function harness(limits: LimiterSettings = { concurrency: 4, queueLimit: 100 }):
   const metrics = new KeepdMetrics();
   const throttle = new LoginThrottle(() => ({ enabled: false, maxFailures: 10, windowSeconds: 60, exemptLoopback: false }));
   return {
-    gate: (realm) => ({ listener: 'management', realm, accounts: () => index, cache, limiter, throttle, metrics }),
+    gate: (realm) => ({ listener: 'management', realm, accounts: () => index, cache, limiter, throttle, metrics, trust: () => trustTest([]) }),
     limiter,
     cache,
     setAccounts: (next) => (index = next),

@@ -117,7 +117,8 @@ const sameSet = (a: readonly string[], b: readonly string[]): boolean => a.lengt
  * - records (`enabledProtocols`, `cipher`, each `identity.<realm>` of accounts) and every other
  *   schema are leaves: one row each;
  * - an object keyed by exactly the listener names (`listeners`) holds per-listener blocks of one
- *   shape: one row `listeners.<name>` stands for the block's own keys (`enabled`, `HOST`, the TLS
+ *   shape (a block's keys of its own, such as `listeners.data.upstream`, are expanded like any
+ *   other key): one row `listeners.<name>` stands for the block's own keys (`enabled`, `HOST`, the TLS
  *   keys: its meaning must name each), and each object inside the block gets one row of its own
  *   (`listeners.<name>.limits`), not expanded: it takes the keys of the top-level object of the
  *   same name (`limits`), which is checked separately.
@@ -135,9 +136,17 @@ function schemaRows(fields: [string, Schema][], prefix = ''): SchemaRows {
         assert.ok(blockFields, `${name}.${listener} is not an object schema`);
         return blockFields;
       });
-      const [first = []] = blocks;
       const keysOf = (block: [string, Schema][]): string[] => block.map(([blockKey]) => blockKey);
-      for (const block of blocks) assert.deepEqual(keysOf(block), keysOf(first), `the blocks of ${name} differ; the table has one row ${name}.${ANY_LISTENER} for all of them`);
+      // Keys every block has share the `listeners.<name>` rows; a block's own extra keys (the data
+      // listener's `upstream`) get rows of their own, `listeners.data.upstream.url`.
+      const common = (blocks[0] ?? []).filter(([blockKey]) => blocks.every((block) => keysOf(block).includes(blockKey)));
+      children.forEach(([listener], index) => {
+        const extra = (blocks[index] ?? []).filter(([blockKey]) => !common.some(([key]) => key === blockKey));
+        const nested = schemaRows(extra, `${name}.${listener}.`);
+        out.rows.push(...nested.rows);
+        out.blocks.push(...nested.blocks);
+      });
+      const first = common;
       const row = `${name}.${ANY_LISTENER}`;
       const objects = first.flatMap(([blockKey, schema]) => {
         const nested = objectFields(schema);

@@ -10,7 +10,7 @@ import { createSecret } from '../src/accounts/secret.js';
 import { assembleConfig } from '../src/config/assemble.js';
 import { formatProblem } from '../src/config/problems.js';
 import type { KeepConfig } from '../src/config/schema.js';
-import { parseBasicAuthorization } from '../src/listeners/authentication.js';
+import { parseBasicAuthorization } from '../src/auth/authenticate.js';
 import { request } from './helpers/http-client.js';
 import { startKeepd, type KeepdProcess } from './helpers/keepd-process.js';
 import { PUBLISHED } from './helpers/published.js';

@@ -32,6 +32,14 @@ export function builtInDefaults(): JsonObject {
       maxConnections: 1024,
       maxConnectionsPerClient: 64,
     },
+    // keepd's own: whose X-Forwarded-For is believed (docs/gateway.md). Nobody's, by default.
+    trustedProxies: [],
+    // The product's: the data port's request body limit (-1: none) and, for keepd, how long a
+    // proxied exchange may wait for the product (the product's docs raise it for long DQL queries).
+    bodyHandler: { bodyLimit: 10_000_000 },
+    httpIdleTimeout: 60,
+    // The gateway is off until listeners.data.upstream.url is set.
+    listeners: { data: { upstream: { auth: 'passthrough', connectTimeoutMs: 5000, probe: { path: '/', intervalSeconds: 10, timeoutMs: 2000 } } } },
     identity: Object.fromEntries(REALMS.map((realm) => [realm, {}])),
   };
 }

@@ -41,6 +41,7 @@ function tlsSource(keys: TlsKeys, configDir: string): TlsSource | undefined {
 export interface ListenerLimits {
   handshakeTimeoutMs: number;
   headersTimeoutMs: number;
+  /** 0: off (the data listener in front of an upstream). */
   requestTimeoutMs: number;
   keepAliveTimeoutMs: number;
   maxHeaderBytes: number;
@@ -62,6 +63,16 @@ function mergeLimits(base: ListenerLimits, over: LimitOverrides | undefined): Li
     maxConnections: over?.maxConnections ?? base.maxConnections,
     maxConnectionsPerClient: over?.maxConnectionsPerClient ?? base.maxConnectionsPerClient,
   };
+}
+
+/**
+ * A gateway carries uploads of any length: Node's whole-request deadline (requestTimeoutMs, 0 =
+ * off) does not apply to the data listener in front of an upstream unless its own block sets it;
+ * a stalled upload is cut by httpIdleTimeout instead (gateway/proxy.ts).
+ */
+function gatewayLimits(name: ListenerName, config: KeepConfig, limits: ListenerLimits): ListenerLimits {
+  if (name !== 'data' || config.listeners?.data?.upstream.url === undefined || config.listeners.data.limits?.requestTimeoutMs !== undefined) return limits;
+  return { ...limits, requestTimeoutMs: 0 };
 }
 
 function hasTlsKeys(block: TlsKeys): boolean {
@@ -87,7 +98,7 @@ export function resolveListenerSettings(config: KeepConfig, configDir: string): 
       realm: LISTENERS[name].realm,
       tls: tlsSource(ownTls ? block : config, configDir),
       tlsKeysAt: ownTls ? ['listeners', name] : [],
-      limits: mergeLimits(config.limits, block?.limits),
+      limits: gatewayLimits(name, config, mergeLimits(config.limits, block?.limits)),
     };
   });
 }

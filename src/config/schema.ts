@@ -2,10 +2,12 @@ import { z } from 'zod';
 import { LOG_LEVELS } from '../support/logger.js';
 import { LISTENER_NAMES, LISTENERS, REALMS, type Realm } from './listener-table.js';
 import { SECRET_FORMAT_HINT, SECRET_PATTERN } from './secret-format.js';
+import { isLoopbackAddress, isWildcardAddress } from './addresses.js';
 import { getOwn, isJsonObject, setOwn, valueAt, type JsonObject } from './json.js';
 import { isSecretPath } from './mask.js';
 import { sourcesAt, type SourceTree } from './merge.js';
 import { describeFound, formatPath, type ConfigProblem } from './problems.js';
+import { parseTrustedProxy } from './trusted-proxies.js';
 
 /*
  * Only the keys keepd uses are validated; every other key is kept as it is (looseObject), because
@@ -97,9 +99,41 @@ const limits = z.looseObject(limitKeys, { error: 'an object of limits such as {"
 const limitOverrides = limits.partial();
 
 /** keepd's extension: per-listener address, TLS material, limits and on/off. */
-const listenerBlock = z
-  .looseObject({ enabled: flag, HOST: host, ...tlsKeys, limits: limitOverrides.optional() }, { error: 'an object such as {"HOST": "127.0.0.1"}' })
-  .optional();
+const listenerKeys = { enabled: flag, HOST: host, ...tlsKeys, limits: limitOverrides.optional() };
+const listenerBlock = z.looseObject(listenerKeys, { error: 'an object such as {"HOST": "127.0.0.1"}' }).optional();
+
+const UPSTREAM_URL_EXPECTED = 'the address of the product\'s data port, such as "http://127.0.0.1:18880" (http or https, no path)';
+const upstreamUrl = z.string({ error: UPSTREAM_URL_EXPECTED }).refine((text) => {
+  if (!URL.canParse(text)) return false;
+  const url = new URL(text);
+  return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '' && url.username === '' && url.password === '' && (url.pathname === '/' || url.pathname === '') && url.search === '' && url.hash === '';
+}, { error: UPSTREAM_URL_EXPECTED });
+
+/** keepd's extension: the product behind the data listener (docs/gateway.md). */
+const upstream = z.looseObject(
+  {
+    url: upstreamUrl.optional(),
+    auth: z.enum(['passthrough', 'functional'], { error: '"passthrough" (the product authenticates) or "functional" (keepd does, with identity.singleDbModeUsers)' }),
+    caFile: nonEmptyString('the path of a PEM file with the CA certificates that sign the upstream\'s certificate').optional(),
+    connectTimeoutMs: integer(100, 120_000, 'milliseconds'),
+    responseTimeoutMs: integer(100, 3_600_000, 'milliseconds').optional(),
+    probe: z.looseObject(
+      {
+        path: z.string({ error: 'a path such as "/api"' }).regex(/^\/[\x21-\x7e]*$/, { error: 'a path such as "/api"' }),
+        intervalSeconds: integer(1, 3600, 'seconds'),
+        timeoutMs: integer(100, 60_000, 'milliseconds'),
+      },
+      { error: 'an object such as {"path": "/", "intervalSeconds": 10}' },
+    ),
+  },
+  { error: 'an object such as {"url": "http://127.0.0.1:18880"}' },
+);
+const dataBlock = z.looseObject({ ...listenerKeys, upstream }, { error: 'an object such as {"upstream": {"url": "http://127.0.0.1:18880"}}' }).optional();
+
+const trustedProxy = z.string({ error: 'an IP address or CIDR such as "10.0.0.0/8"' }).superRefine((text, ctx) => {
+  const parsed = parseTrustedProxy(text);
+  if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
+});
 
 
 /** A rule between keys, checked on the raw merged JSON so that it is reported even when other keys are invalid. */
@@ -134,6 +168,26 @@ function tlsRelations(block: JsonObject, prefix: string[]): Relation[] {
   return out;
 }
 
+/** An upstream on keepd's own data port: every request would come back to keepd. */
+function upstreamLoop(merged: JsonObject, data: JsonObject | undefined): Relation[] {
+  const upstream = data ? getOwn(data, 'upstream') : undefined;
+  const url = isJsonObject(upstream) ? stringAt(upstream, 'url') : undefined;
+  const port = getOwn(merged, 'PORT');
+  if (url === undefined || !URL.canParse(url) || typeof port !== 'number' || port === 0) return [];
+  const target = new URL(url);
+  const targetPort = target.port === '' ? (target.protocol === 'https:' ? 443 : 80) : Number(target.port);
+  const host = target.hostname.replace(/^\[|\]$/g, '');
+  const bound = stringAt(data ?? {}, 'HOST') ?? stringAt(merged, 'HOST');
+  const mine = isWildcardAddress(bound) ? isLoopbackAddress(host) || isWildcardAddress(host) : host === bound || (isLoopbackAddress(host) && bound !== undefined && isLoopbackAddress(bound));
+  if (targetPort !== port || !mine) return [];
+  return [
+    {
+      path: ['listeners', 'data', 'upstream', 'url'],
+      message: `points at keepd's own data port ${port}: keepd would proxy to itself. Move the product's data port (PORT=18880 in the product's environment, docs/gateway.md) and point the url there`,
+    },
+  ];
+}
+
 /** Rules between keys: TLS keys that need each other, and one port per enabled listener. */
 export function relationProblems(merged: JsonObject): Relation[] {
   const out = tlsRelations(merged, []);
@@ -146,6 +200,7 @@ export function relationProblems(merged: JsonObject): Relation[] {
     const own = block(name);
     if (own) out.push(...tlsRelations(own, ['listeners', name]));
   }
+  out.push(...upstreamLoop(merged, block('data')));
   const metrics = getOwn(merged, 'metrics');
   const seen = new Map<number, string>();
   for (const name of LISTENER_NAMES) {
@@ -196,8 +251,14 @@ export const configSchema = z.looseObject({
   ),
   limits,
   drainTimeoutSeconds: z.number({ error: 'a number of seconds from 0 to 300' }).min(0, { error: 'a number of seconds from 0 to 300' }).max(300, { error: 'a number of seconds from 0 to 300' }),
+  trustedProxies: z.array(trustedProxy, { error: 'a list of addresses or CIDRs such as ["10.0.0.0/8"] ([] trusts nobody)' }),
+  bodyHandler: z.looseObject(
+    { bodyLimit: z.number({ error: 'a number of bytes, or -1 for no limit' }).int({ error: 'a whole number of bytes, or -1 for no limit' }).min(-1, { error: 'a number of bytes, or -1 for no limit' }) },
+    { error: 'an object such as {"bodyLimit": 10000000}' },
+  ),
+  httpIdleTimeout: integer(1, 86_400, 'seconds'),
   listeners: z
-    .looseObject({ data: listenerBlock, health: listenerBlock, management: listenerBlock, metrics: listenerBlock }, { error: 'an object with the blocks data, health, management, metrics' })
+    .looseObject({ data: dataBlock, health: listenerBlock, management: listenerBlock, metrics: listenerBlock }, { error: 'an object with the blocks data, health, management, metrics' })
     .optional(),
 });
 

@@ -1,19 +1,10 @@
-import { STATUS_CODES } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Account, AccountIndex } from '../accounts/accounts.js';
-import type { LoginThrottle } from '../accounts/login-throttle.js';
-import { unmatchableSecret, verifyPassword, type SaltedSecret } from '../accounts/secret.js';
-import type { VerificationCache } from '../accounts/verification-cache.js';
-import { VerificationOverloaded, type VerificationLimiter } from '../accounts/verification-limiter.js';
-import type { ListenerName, Realm } from '../config/listener-table.js';
-import type { KeepdMetrics } from '../metrics/keepd-metrics.js';
+import type { Account } from '../accounts/accounts.js';
+import { authenticate, refusalResponse, type AuthGate, type AuthOutcome, type Refusal } from '../auth/authenticate.js';
+import { clientAddress } from '../config/trusted-proxies.js';
 import { logs } from '../support/logger.js';
 
-/*
- * Authentication, top to bottom: every request of every listener goes through authenticate()
- * (parse the header, throttle, cache, limiter, verify) and gets one typed outcome; answer() turns
- * a refusal into the reply and the metric. Nothing else in keepd decides who may in.
- */
+/* Fastify's side of authentication (auth/authenticate.ts decides): the hook and the reply. */
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -22,142 +13,10 @@ declare module 'fastify' {
   }
 }
 
-export type AuthOutcome =
-  | { kind: 'ok'; account: Account }
-  | { kind: 'missing' }
-  | { kind: 'malformed' }
-  | { kind: 'unknown' }
-  | { kind: 'wrong' }
-  | { kind: 'inactive' }
-  | { kind: 'throttled'; retryAfterSeconds: number }
-  | { kind: 'overloaded' };
-
-export type Refusal = Exclude<AuthOutcome, { kind: 'ok' }>;
-
-/** What one listener's authentication works with; the state lives as long as the daemon. */
-export interface AuthGate {
-  readonly listener: ListenerName;
-  readonly realm: Realm;
-  /** The accounts of the configuration in use, read per request. */
-  accounts(): AccountIndex;
-  readonly cache: VerificationCache;
-  readonly limiter: VerificationLimiter;
-  /** Failed logins per client address, for this listener. */
-  readonly throttle: LoginThrottle;
-  readonly metrics: KeepdMetrics;
-}
-
-// RFC 7617: `Basic <token68>`; user-id and password without control characters, the user-id without ':'.
-const BASIC = /^basic ([\w.~+/-]+=*)$/i;
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\x00-\x1f\x7f]/;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** The credentials of an `Authorization` header; bytes that are not UTF-8 are malformed, never guessed at. */
-export function parseBasicAuthorization(header: string | undefined): { user: string; password: string } | 'missing' | 'malformed' {
-  if (header === undefined) return 'missing';
-  const token = BASIC.exec(header)?.[1];
-  if (token === undefined) return 'malformed';
-  let decoded: string;
-  try {
-    decoded = utf8.decode(Buffer.from(token, 'base64'));
-  } catch {
-    return 'malformed';
-  }
-  const colon = decoded.indexOf(':');
-  if (colon < 0 || CONTROL.test(decoded)) return 'malformed';
-  return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
-}
-
-/** Unknown users cost a PBKDF2 like everyone else, so response time does not tell who exists. */
-const dummySecret: SaltedSecret = unmatchableSecret();
-
-/**
- * Who is this? Synchronous when the answer needs no PBKDF2 (a credential verified before, a
- * malformed header, a throttled client); a promise when a password must be verified.
- */
-export function authenticate(gate: AuthGate, header: string | undefined, client: string): AuthOutcome | Promise<AuthOutcome> {
-  const credentials = parseBasicAuthorization(header);
-  if (typeof credentials === 'string') return { kind: credentials };
-  const blocked = gate.throttle.retryAfterSeconds(client);
-  if (blocked > 0) return { kind: 'throttled', retryAfterSeconds: blocked };
-
-  const { user, password } = credentials;
-  const account = gate.accounts().get(gate.realm)?.get(user);
-  // The cache key is computed once and serves both the lookup and, after a verification, the entry.
-  const entry = account ? gate.cache.entryFor(gate.realm, user, account.secretTag, password) : undefined;
-  if (account?.active === true && entry !== undefined && gate.cache.has(entry)) {
-    gate.throttle.succeeded(client, user);
-    return { kind: 'ok', account };
-  }
-  // A password to verify: counted by the throttle while it runs, so parallel guesses wait.
-  const attempt = gate.throttle.begin(client);
-  if (attempt.wait > 0) return { kind: 'throttled', retryAfterSeconds: attempt.wait };
-  return verify(gate, account, entry, password).then(
-    (outcome) => {
-      gate.throttle.finish(client, user, outcome.kind === 'ok' ? 'success' : outcome.kind === 'overloaded' ? 'none' : 'failure', attempt);
-      return outcome;
-    },
-    (error: unknown) => {
-      gate.throttle.finish(client, user, 'none', attempt);
-      throw error;
-    },
-  );
-}
-
-async function verify(gate: AuthGate, account: Account | undefined, entry: string | undefined, password: string): Promise<AuthOutcome> {
-  let matches: boolean;
-  try {
-    matches = await gate.limiter.run(() => verifyPassword(account?.secret ?? dummySecret, password));
-  } catch (error) {
-    if (error instanceof VerificationOverloaded) return { kind: 'overloaded' };
-    throw error;
-  }
-  if (!account || entry === undefined) return { kind: 'unknown' };
-  if (!account.active) return { kind: 'inactive' };
-  if (!matches) return { kind: 'wrong' };
-  gate.cache.add(entry);
-  return { kind: 'ok', account };
-}
-
-/** keep_unauthenticated_request_count_total{reason}: the product's labels. */
-const UNAUTHENTICATED_REASON = {
-  missing: 'missing_credentials',
-  malformed: 'malformed_credentials',
-  unknown: 'unknown_user',
-  wrong: 'wrong_password',
-  inactive: 'inactive',
-} as const;
-
-export function errorBody(statusCode: number, message: string): { statusCode: number; error: string; message: string } {
-  return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message };
-}
-
-/**
- * The reply and the metric for a refusal. Every 401 has one body, whatever the reason, so that it
- * never tells unknown users, wrong passwords and inactive accounts apart.
- */
+/** A refusal as a Fastify reply. */
 export function answer(gate: AuthGate, reply: FastifyReply, refusal: Refusal): FastifyReply {
-  const { listener, realm, metrics } = gate;
-  switch (refusal.kind) {
-    case 'throttled':
-      metrics.throttled.inc({ listener });
-      return reply
-        .code(429)
-        .header('retry-after', String(refusal.retryAfterSeconds))
-        .header('cache-control', 'no-store')
-        .send(errorBody(429, `too many failed logins from this address; retry in ${refusal.retryAfterSeconds} s`));
-    case 'overloaded':
-      metrics.verificationOverload.inc({ listener });
-      return reply.code(503).header('retry-after', '1').send(errorBody(503, 'too many new credentials being verified; retry in a second'));
-    default:
-      metrics.unauthenticated.inc({ listener, reason: UNAUTHENTICATED_REASON[refusal.kind] });
-      return reply
-        .code(401)
-        .header('www-authenticate', `Basic realm="${realm}", charset="UTF-8"`)
-        .header('cache-control', 'no-store')
-        .send(errorBody(401, `send Basic credentials of an active account in identity.${realm}`));
-  }
+  const { statusCode, headers, body } = refusalResponse(gate, refusal);
+  return reply.code(statusCode).headers(headers).send(body);
 }
 
 /**
@@ -169,8 +28,9 @@ export function requireAccount(app: FastifyInstance, gate: AuthGate, headers: Re
   app.decorateRequest('account', null);
   app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => {
     void reply.headers(headers);
+    const client = clientAddress(request.socket.remoteAddress ?? '', request.headers['x-forwarded-for'], gate.trust());
     if (logs(request.log, 'trace')) {
-      request.log.trace({ request: { method: request.method, url: request.url, remoteAddress: request.ip, headers: request.headers } }, 'request received');
+      request.log.trace({ request: { method: request.method, url: request.url, remoteAddress: client, headers: request.headers } }, 'request received');
     }
     const settle = (outcome: AuthOutcome): void => {
       if (outcome.kind === 'ok') {
@@ -181,7 +41,7 @@ export function requireAccount(app: FastifyInstance, gate: AuthGate, headers: Re
         void answer(gate, reply, outcome);
       }
     };
-    const outcome = authenticate(gate, request.headers.authorization, request.ip);
+    const outcome = authenticate(gate, request.headers.authorization, client);
     if (outcome instanceof Promise) outcome.then(settle, (error: unknown) => done(error instanceof Error ? error : new Error(String(error))));
     else settle(outcome);
   });

@@ -9,14 +9,19 @@ import { clientKey } from '../accounts/login-throttle.js';
 export class ClientConnections {
   readonly #open = new Map<string, number>();
   readonly #limit: () => number;
+  readonly #exempt: (address: string) => boolean;
 
-  constructor(limit: () => number) {
+  /** `exempt`: peers with no limit (trusted proxies: one address, many clients behind it). */
+  constructor(limit: () => number, exempt: (address: string) => boolean = () => false) {
     this.#limit = limit;
+    this.#exempt = exempt;
   }
 
   /** Counts a new connection, or says no (the caller closes it) when its client has the most it may. */
   admit(socket: Socket): boolean {
-    const key = clientKey(socket.remoteAddress ?? '');
+    const address = socket.remoteAddress ?? '';
+    if (this.#exempt(address)) return true;
+    const key = clientKey(address);
     const open = this.#open.get(key) ?? 0;
     if (open >= this.#limit()) return false;
     this.#open.set(key, open + 1);

@@ -1,6 +1,7 @@
-import { requireAccount, type AuthGate } from './authentication.js';
+import type { AuthGate } from '../auth/authenticate.js';
+import { requireAccount } from './authentication.js';
 import type { RouteRegistrar } from './listener-server.js';
-import { healthReport, type DaemonSnapshot } from './status-reports.js';
+import { healthReport, readinessReport, type DaemonSnapshot } from './status-reports.js';
 
 export interface HealthContext {
   readonly auth: AuthGate;
@@ -33,8 +34,9 @@ export class HealthCache {
 
 /**
  * The health listener (HEALTHCHECKPORT, realm healthcheckAPI). A request: security headers and
- * Basic auth (authentication.ts), then GET/HEAD /health: 200 while every enabled listener is up,
- * 503 otherwise; the body says why (docs/endpoints.md).
+ * Basic auth (authentication.ts), then GET/HEAD /health: 200 while every enabled listener is up
+ * (and the product, with an upstream), 503 otherwise, the body says why; /health/live: keepd
+ * answers; /health/ready: keepd and the product can serve (docs/endpoints.md).
  */
 export function healthRoutes(ctx: HealthContext): RouteRegistrar {
   const cache = new HealthCache(ctx);
@@ -43,6 +45,12 @@ export function healthRoutes(ctx: HealthContext): RouteRegistrar {
     app.get('/health', (_request, reply) => {
       const { statusCode, json } = cache.answer();
       return reply.code(statusCode).type('application/json; charset=utf-8').send(json);
+    });
+    // Liveness: answering at all is the proof; restarting keepd would not bring the product back.
+    app.get('/health/live', () => ({ status: 'alive', checkedAt: new Date().toISOString() }));
+    app.get('/health/ready', (_request, reply) => {
+      const { statusCode, body } = readinessReport(ctx.snapshot());
+      return reply.code(statusCode).send(body);
     });
   };
 }

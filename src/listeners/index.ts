@@ -1,9 +1,10 @@
 import type { ListenerName } from '../config/listener-table.js';
 import type { KeepdMetrics } from '../metrics/keepd-metrics.js';
-import type { AuthGate } from './authentication.js';
-import { dataRoutes } from './data.js';
+import type { AuthGate } from '../auth/authenticate.js';
+import type { Gateway } from '../gateway/gateway.js';
+import { dataListener } from './data.js';
 import { healthRoutes, type HealthContext } from './health.js';
-import type { RouteRegistrar } from './listener-server.js';
+import type { ListenerParts } from './listener-server.js';
 import { managementRoutes, type ManagementContext } from './management.js';
 import { metricsRoutes } from './metrics.js';
 
@@ -11,23 +12,24 @@ import { metricsRoutes } from './metrics.js';
 export interface ListenerServices extends Omit<HealthContext, 'auth'>, Omit<ManagementContext, 'auth'> {
   auth(listener: ListenerName): AuthGate;
   readonly metrics: KeepdMetrics;
+  readonly gateway: Gateway;
 }
 
 /**
  * Each listener's routes, each given only what it needs: the data listener cannot read the
  * configuration or stop keepd, the health listener cannot reload.
  */
-export function listenerRoutes(name: ListenerName, services: ListenerServices): RouteRegistrar {
+export function listenerParts(name: ListenerName, services: ListenerServices): ListenerParts {
   const auth = services.auth(name);
   switch (name) {
     case 'data':
-      return dataRoutes({ auth });
+      return dataListener({ auth, gateway: services.gateway });
     case 'health':
-      return healthRoutes({ auth, snapshot: () => services.snapshot(), stateVersion: () => services.stateVersion() });
+      return { routes: healthRoutes({ auth, snapshot: () => services.snapshot(), stateVersion: () => services.stateVersion() }) };
     case 'metrics':
-      return metricsRoutes({ auth, metrics: services.metrics });
+      return { routes: metricsRoutes({ auth, metrics: services.metrics }) };
     case 'management':
-      return managementRoutes({
+      return { routes: managementRoutes({
         auth,
         limiter: services.limiter,
         config: () => services.config(),
@@ -35,6 +37,6 @@ export function listenerRoutes(name: ListenerName, services: ListenerServices): 
         routes: () => services.routes(),
         reload: (request) => services.reload(request),
         shutdown: (origin) => services.shutdown(origin),
-      });
+      }) };
   }
 }

@@ -1,10 +1,12 @@
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createServer as createHttpsServer, type Server as HttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
 import { fastify, LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { ListenerName } from '../config/listener-table.js';
 import type { ListenerLimits, ListenerSettings } from '../config/listener-settings.js';
+import { clientAddress, type TrustTest } from '../config/trusted-proxies.js';
 import { VerificationOverloaded } from '../accounts/verification-limiter.js';
 import type { RequestMetrics } from '../metrics/request-metrics.js';
 import { errorCode } from '../support/errors.js';
@@ -12,7 +14,7 @@ import { bindAddresses, explainListenError, ListenError } from './bind-address.j
 import { logs } from '../support/logger.js';
 import type { TlsMaterial } from '../tls/load-tls-material.js';
 import type { TlsPolicy } from '../tls/tls-policy.js';
-import { errorBody } from './authentication.js';
+import { errorBody, HSTS } from '../support/http-answers.js';
 import { ClientConnections } from './client-connections.js';
 import type { PreparedListener } from './prepared-listener.js';
 
@@ -27,6 +29,22 @@ export interface RouteEntry {
  */
 export type RouteRegistrar = (app: FastifyInstance, setup: { headers: Readonly<Record<string, string>> }) => void;
 
+/**
+ * A listener's own handling before Fastify (the data listener's gateway): node's raw request, a
+ * request with `Expect: 100-continue` (the front door decides when to let the body come), and
+ * upgrades. Returning false leaves the request to Fastify's routes; an upgrade nobody takes is refused.
+ */
+export interface FrontDoor {
+  request(req: IncomingMessage, res: ServerResponse): boolean;
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+}
+
+/** What a listener's file provides: its routes, and optionally a front door before them. */
+export interface ListenerParts {
+  routes: RouteRegistrar;
+  front?: FrontDoor;
+}
+
 export interface ListenerServerOptions {
   prepared: PreparedListener;
   policy: TlsPolicy;
@@ -35,10 +53,10 @@ export interface ListenerServerOptions {
   /** A connection closed on accept, and why (`per_client`: its address has limits.maxConnectionsPerClient open). */
   refused: (listener: ListenerName, reason: 'per_client') => void;
   routes: RouteRegistrar;
+  front?: FrontDoor | undefined;
+  /** trustedProxies in use: whose X-Forwarded-For names the client (logs), and who has no per-client connection limit. */
+  trust: () => TrustTest;
 }
-
-/** How long a browser may remember to use TLS for this host (one year, no subdomains). */
-export const HSTS = 'max-age=31536000';
 
 /** Listeners whose answers must never sit in a cache (and every 401, anywhere). */
 const NO_STORE_LISTENERS: ReadonlySet<ListenerName> = new Set(['management', 'health']);
@@ -57,7 +75,7 @@ export function secureServerOptions(material: TlsMaterial, policy: TlsPolicy): H
 function serverTimeouts(limits: ListenerLimits) {
   // Node refuses headersTimeout > requestTimeout; and it checks both only every
   // connectionsCheckingInterval, so that must be well below them for the limits to bite.
-  const headersTimeout = Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs);
+  const headersTimeout = limits.requestTimeoutMs === 0 ? limits.headersTimeoutMs : Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs);
   return {
     headersTimeout,
     requestTimeout: limits.requestTimeoutMs,
@@ -80,6 +98,9 @@ export class ListenerServer {
   readonly #app: FastifyInstance;
   readonly #server: HttpServer | HttpsServer;
   readonly #log: Logger;
+  /** Every open socket, upgraded ones included: a drain that runs out of time cuts them all. */
+  readonly #sockets = new Set<Socket>();
+  #closing = false;
 
   private constructor(options: ListenerServerOptions) {
     const { prepared, policy, logger } = options;
@@ -104,16 +125,24 @@ export class ListenerServer {
       bodyLimit: limits.maxBodyBytes,
       serverFactory: (handler) => {
         const timeouts = serverTimeouts(limits);
+        const { front } = options;
+        // While closing, Fastify answers (503 on kept-alive connections), never the front door.
+        const onRequest = front ? (req: IncomingMessage, res: ServerResponse) => this.#closing || !front.request(req, res) ? handler(req, res) : undefined : handler;
         server = tls
-          ? createHttpsServer({ ...secureServerOptions(tls, policy), ...timeouts, handshakeTimeout: limits.handshakeTimeoutMs }, handler)
-          : createHttpServer(timeouts, handler);
+          ? createHttpsServer({ ...secureServerOptions(tls, policy), ...timeouts, handshakeTimeout: limits.handshakeTimeoutMs }, onRequest)
+          : createHttpServer(timeouts, onRequest);
         server.maxConnections = limits.maxConnections;
+        if (front) this.#openFrontDoor(server, front, handler);
         // Before TLS and HTTP: a client over its share is closed on accept.
-        const perClient = new ClientConnections(() => this.#settings.limits.maxConnectionsPerClient);
+        const perClient = new ClientConnections(() => this.#settings.limits.maxConnectionsPerClient, (address) => options.trust()(address));
         server.on('connection', (socket: Socket) => {
-          if (perClient.admit(socket)) return;
-          options.refused(this.name, 'per_client');
-          socket.destroy();
+          if (!perClient.admit(socket)) {
+            options.refused(this.name, 'per_client');
+            socket.destroy();
+            return;
+          }
+          this.#sockets.add(socket);
+          socket.once('close', () => this.#sockets.delete(socket));
         });
         return server;
       },
@@ -122,6 +151,18 @@ export class ListenerServer {
     this.#server = server;
     // JSON only: a body of any other type is refused with 415.
     this.#app.removeContentTypeParser('text/plain');
+  }
+
+  #openFrontDoor(server: HttpServer | HttpsServer, front: FrontDoor, handler: (req: IncomingMessage, res: ServerResponse) => void): void {
+    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+      if (!this.#closing && front.request(req, res)) return;
+      res.writeContinue();
+      handler(req, res);
+    });
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (!this.#closing && front.upgrade(req, socket, head)) return;
+      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    });
   }
 
   /**
@@ -139,7 +180,7 @@ export class ListenerServer {
     this.#app.addHook('onResponse', (request, reply, done) => {
       options.requests.record(name, request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000);
       if (logs(request.log, 'debug')) {
-        request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, account: request.account?.name, ms: Math.round(reply.elapsedTime * 10) / 10, remoteAddress: request.ip }, 'request');
+        request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, account: request.account?.name, ms: Math.round(reply.elapsedTime * 10) / 10, remoteAddress: clientAddress(request.socket.remoteAddress ?? '', request.headers['x-forwarded-for'], options.trust()) }, 'request');
       }
       done();
     });
@@ -265,6 +306,7 @@ export class ListenerServer {
       timer = setTimeout(() => resolve('timeout'), drainMs);
       timer.unref();
     });
+    this.#closing = true;
     // Connections that fall idle while draining (their request answered) are closed at once,
     // rather than held open for the keep-alive timeout.
     const sweeper = setInterval(() => this.#server.closeIdleConnections(), 50);
@@ -274,6 +316,7 @@ export class ListenerServer {
     clearInterval(sweeper);
     if (first === 'closed') return { forced: false };
     this.#server.closeAllConnections();
+    for (const socket of this.#sockets) socket.destroy();
     await closed;
     return { forced: true };
   }

@@ -1,5 +1,6 @@
 import type { KeepdMetrics } from '../metrics/keepd-metrics.js';
-import { requireAccount, type AuthGate } from './authentication.js';
+import type { AuthGate } from '../auth/authenticate.js';
+import { requireAccount } from './authentication.js';
 import type { RouteRegistrar } from './listener-server.js';
 
 export interface MetricsContext {

@@ -1,3 +1,4 @@
+import type { UpstreamStatus } from '../gateway/upstream-health.js';
 import { type ListenerName, type Realm } from '../config/listener-table.js';
 import type { PublicCredential } from '../accounts/public-credentials.js';
 import { daysUntil, type CertificateSummary } from '../tls/certificate-summary.js';
@@ -38,6 +39,8 @@ export interface DaemonSnapshot {
   publicPasswordScan: ScanProgress;
   warnings: string[];
   stopping: boolean;
+  /** The product behind the data listener; undefined when none is configured. */
+  upstream: UpstreamStatus | undefined;
 }
 
 /** A certificate expiring within this many days makes /health "degraded" (still 200). */
@@ -81,11 +84,41 @@ export function healthReport(snapshot: DaemonSnapshot, now = Date.now()): { stat
   // Counts only: the health realm is the least trusted one; /info (management) names the accounts.
   const accounts = { status: snapshot.publicCredentials.length > 0 ? ('degraded' as const) : ('ok' as const), withPublicPassword: snapshot.publicCredentials.length, scan: snapshot.publicPasswordScan };
   statuses.push(accounts.status);
+  const upstream = snapshot.upstream && upstreamComponent(snapshot.upstream);
+  if (upstream) statuses.push(upstream.status);
   const status: ComponentStatus = statuses.includes('failing') ? 'failing' : statuses.includes('degraded') ? 'degraded' : 'ok';
   return {
     statusCode: status === 'failing' ? 503 : 200,
-    body: { status, ...(snapshot.stopping ? { stopping: true } : {}), checkedAt: new Date(now).toISOString(), components: { config, accounts, listeners, tls } },
+    body: { status, ...(snapshot.stopping ? { stopping: true } : {}), checkedAt: new Date(now).toISOString(), components: { config, accounts, listeners, tls, ...(upstream ? { upstream } : {}) } },
   };
+}
+
+function upstreamComponent(upstream: UpstreamStatus) {
+  const status: ComponentStatus = upstream.reachable === true ? 'ok' : 'failing';
+  return {
+    status,
+    url: upstream.url,
+    reachable: upstream.reachable ?? null,
+    ...(upstream.latencyMs === undefined ? {} : { latencyMs: upstream.latencyMs }),
+    ...(upstream.checkedAt ? { checkedAt: upstream.checkedAt.toISOString() } : {}),
+    ...(upstream.lastError === undefined ? {} : { lastError: { message: upstream.lastError, at: upstream.lastErrorAt?.toISOString() } }),
+  };
+}
+
+/**
+ * GET /health/ready (Kubernetes readiness): 200 while keepd can serve what it is for, its enabled
+ * listeners up and the product reachable; 503 with the reasons otherwise. Certificates and the
+ * configuration's state are /health's business: they do not take keepd out of a load balancer.
+ */
+export function readinessReport(snapshot: DaemonSnapshot, now = Date.now()): { statusCode: 200 | 503; body: object } {
+  const reasons: string[] = [];
+  if (snapshot.stopping) reasons.push('keepd is stopping');
+  for (const listener of Object.values(snapshot.listeners)) if (listener.enabled && !listener.up) reasons.push(`the ${listener.name} listener is down`);
+  if (snapshot.upstream && snapshot.upstream.reachable !== true) {
+    reasons.push(snapshot.upstream.reachable === undefined ? `the product at ${snapshot.upstream.url} has not been reached yet` : `the product at ${snapshot.upstream.url} is unreachable: ${snapshot.upstream.lastError ?? ''}`);
+  }
+  const checkedAt = new Date(now).toISOString();
+  return reasons.length === 0 ? { statusCode: 200, body: { status: 'ready', checkedAt } } : { statusCode: 503, body: { status: 'not ready', reasons, checkedAt } };
 }
 
 /** GET /info: runtime facts for admins. Counts of accounts only, never names or secrets. */

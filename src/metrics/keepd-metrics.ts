@@ -2,6 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { ListenerName } from '../config/listener-table.js';
 import { VERSION } from '../support/package-info.js';
 import { RequestMetrics } from './request-metrics.js';
+import { UpstreamMetrics } from './upstream-metrics.js';
 
 /**
  * Every metric keepd exposes, created once per daemon (prom-client throws when a name is
@@ -23,6 +24,9 @@ export class KeepdMetrics {
 
   /** Request count and duration per listener, route, method and status (see request-metrics.ts). */
   readonly requests = new RequestMetrics();
+
+  /** The data listener's gateway to the product (see upstream-metrics.ts). */
+  readonly upstream = new UpstreamMetrics();
 
   readonly listenerUp = new Gauge({
     name: 'keepd_listener_up',
@@ -151,7 +155,7 @@ export class KeepdMetrics {
   /** The Prometheus text exposition of everything enabled. */
   async render(): Promise<string> {
     this.beforeScrape();
-    const own = `${await this.registry.metrics()}\n${this.requests.render()}`;
+    const own = `${await this.registry.metrics()}\n${this.requests.render()}\n${this.upstream.render()}`;
     return this.#processMetrics ? own + (await this.#processRegistry.metrics()) : own;
   }
 }

@@ -7,8 +7,9 @@ import type { Environment } from '../config/env-layer.js';
 import type { ListenerSettings } from '../config/listener-settings.js';
 import { LISTENER_NAMES, LISTENERS, perListener, type ListenerName } from '../config/listener-table.js';
 import { formatProblem } from '../config/problems.js';
-import type { AuthGate } from '../listeners/authentication.js';
-import { listenerRoutes, type ListenerServices } from '../listeners/index.js';
+import type { AuthGate } from '../auth/authenticate.js';
+import { listenerParts, type ListenerServices } from '../listeners/index.js';
+import { Gateway } from '../gateway/gateway.js';
 import type { ReloadOutcome, ReloadRequest } from '../listeners/reload-outcome.js';
 import type { DaemonSnapshot } from '../listeners/status-reports.js';
 import { KeepdMetrics } from '../metrics/keepd-metrics.js';
@@ -55,6 +56,8 @@ export class Daemon implements ListenerServices {
   readonly startedAt = new Date();
   readonly limiter = new VerificationLimiter(() => this.#active.prepared.loaded.config.passwordVerification);
   readonly #gates: Record<ListenerName, AuthGate>;
+  /** The data listener's gateway to the product (listeners.data.upstream). */
+  readonly gateway: Gateway;
   readonly #options: DaemonOptions;
   readonly #log: Logger;
   readonly #listeners: ListenerSet;
@@ -87,11 +90,19 @@ export class Daemon implements ListenerServices {
       limiter: this.limiter,
       throttle: new LoginThrottle(throttleSettings),
       metrics: this.metrics,
+      trust: () => this.#active.prepared.trust,
     }));
+    this.gateway = new Gateway({
+      gate: this.#gates.data,
+      metrics: this.metrics.upstream,
+      log: this.#log,
+      record: (method, status, seconds) => this.metrics.requests.record('data', '/*', method, status, seconds),
+      changed: () => this.#stateVersion++,
+    });
     const changed = (): void => {
       this.#stateVersion++;
     };
-    this.#listeners = new ListenerSet({ log: this.#log, metrics: this.metrics, routes: (name) => listenerRoutes(name, this), changed });
+    this.#listeners = new ListenerSet({ log: this.#log, metrics: this.metrics, parts: (name) => listenerParts(name, this), trust: () => this.#active.prepared.trust, changed });
     this.#scan = new PublicPasswordScan({ log: this.#log, metrics: this.metrics, changed });
     this.#watching = new Watching({ configDir: options.configDir, log: this.#log, onChange: (reason) => void this.reload({ trigger: 'watch', origin: `watch: ${reason}` }) });
     this.metrics.beforeScrape = () => {
@@ -99,6 +110,8 @@ export class Daemon implements ListenerServices {
       const scan = this.#scan.progress;
       this.metrics.publicPasswordScanPending.set(scan.state === 'done' ? 0 : scan.total - scan.checked);
       for (const name of LISTENER_NAMES) this.metrics.throttledClients.set({ listener: name }, this.#gates[name].throttle.blockedClients());
+      const upstream = this.gateway.status;
+      this.metrics.upstream.probed(upstream?.reachable === undefined ? undefined : upstream.reachable, upstream?.latencyMs === undefined ? undefined : upstream.latencyMs / 1000);
     };
   }
 
@@ -136,6 +149,7 @@ export class Daemon implements ListenerServices {
     this.metrics.setProcessMetrics(config.processMetricsEnabled ?? config.jvmMetricsEnabled);
     this.metrics.markConfig(snapshot.generation, snapshot.loadedAt);
     this.#scan.scan(snapshot.prepared.accounts);
+    this.gateway.apply(snapshot.prepared.upstream ?? { settings: undefined, ca: undefined });
     this.#stateVersion++;
   }
 
@@ -174,6 +188,7 @@ export class Daemon implements ListenerServices {
         return { name, enabled, up: running?.listening ?? false, scheme: running?.scheme, address: running?.address, port: running?.port, certificate: running?.tls?.certificate };
       }),
       staleConfig: this.#staleConfig,
+      upstream: this.gateway.status,
       publicCredentials: this.#scan.found,
       publicPasswordScan: this.#scan.progress,
       warnings: prepared.warnings,
@@ -285,6 +300,7 @@ export class Daemon implements ListenerServices {
         await this.#watching.close();
         await this.#reloads; // a reload under way finishes (new ones are refused) before the drain
         const cut = await this.#listeners.closeAll(drainSeconds * 1000);
+        await this.gateway.close();
         if (cut.length > 0) this.#log.warn({ listeners: cut }, `drain time over; cut the remaining connections of ${cut.join(', ')}`);
         this.#log.info('stopped');
       } finally {

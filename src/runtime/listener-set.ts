@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { ListenerName } from '../config/listener-table.js';
 import { probeAddress } from '../listeners/bind-address.js';
-import { ListenerServer, type RouteRegistrar } from '../listeners/listener-server.js';
+import { ListenerServer, type ListenerParts } from '../listeners/listener-server.js';
+import type { TrustTest } from '../config/trusted-proxies.js';
 import type { PreparedListener } from '../listeners/prepared-listener.js';
 import type { KeepdMetrics } from '../metrics/keepd-metrics.js';
 import type { TlsPolicy } from '../tls/tls-policy.js';
@@ -10,7 +11,9 @@ import type { ListenerChange, NextListeners, RunningListener } from './plan.js';
 export interface ListenerSetOptions {
   log: Logger;
   metrics: KeepdMetrics;
-  routes: (name: ListenerName) => RouteRegistrar;
+  parts: (name: ListenerName) => ListenerParts;
+  /** trustedProxies in use. */
+  trust: () => TrustTest;
   /** Something /health reports changed (a listener came up, went down, swapped its certificate). */
   changed: () => void;
 }
@@ -46,10 +49,10 @@ export class ListenerSet {
 
   /** Builds and binds one listener; rejects with a sentence naming listener, address and port. */
   async start(name: ListenerName, spec: PreparedListener, policy: TlsPolicy): Promise<ListenerServer> {
-    const { log, metrics, routes, changed } = this.#options;
+    const { log, metrics, parts, changed, trust } = this.#options;
     try {
       const refused = (listener: ListenerName, reason: string): void => metrics.connectionsRefused.inc({ listener, reason });
-      const server = await ListenerServer.start({ prepared: spec, policy, logger: log, requests: metrics.requests, refused, routes: routes(name) });
+      const server = await ListenerServer.start({ prepared: spec, policy, logger: log, requests: metrics.requests, refused, ...parts(name), trust });
       this.#servers.set(name, server);
       metrics.markListener(name, true, server.tls?.certificate.validToMs);
       log.info({ listener: name, scheme: server.scheme, address: server.address, port: server.port }, `${name} listener on ${server.scheme}://${urlHost(server.address)}:${server.port}`);

@@ -9,6 +9,11 @@ import { tlsWarnings } from '../tls/certificate-checks.js';
 import { loadTlsMaterial, type TlsMaterial } from '../tls/load-tls-material.js';
 import { resolveTlsPolicy, type TlsPolicy } from '../tls/tls-policy.js';
 import type { PreparedListener } from '../listeners/prepared-listener.js';
+import { trustTest, type TrustTest } from '../config/trusted-proxies.js';
+import { resolveUpstream, type UpstreamSettings } from '../config/upstream-settings.js';
+import { readRegularFile } from '../config/safe-read.js';
+import { describeReadFailure } from '../config/read-failure.js';
+import { createSecureContext } from 'node:tls';
 
 /** A configuration that is ready to serve: validated, accounts indexed, TLS material loaded. */
 export interface PreparedConfig {
@@ -16,6 +21,10 @@ export interface PreparedConfig {
   accounts: AccountIndex;
   policy: TlsPolicy;
   listeners: Record<ListenerName, PreparedListener>;
+  /** The product behind the data listener; undefined: none (the data listener answers itself). */
+  upstream: { settings: UpstreamSettings; ca: string | undefined } | undefined;
+  /** trustedProxies, compiled. */
+  trust: TrustTest;
   /** Things an admin should know that do not stop keepd. */
   warnings: string[];
 }
@@ -42,6 +51,47 @@ function managementExposure(management: ListenerSettings): string[] {
   if (!management.enabled || (management.host !== undefined && isLoopbackAddress(management.host))) return [];
   const where = management.host === undefined ? 'all interfaces' : management.host;
   return [`the management listener accepts connections on ${where}: the product recommends localhost only; set listeners.management.HOST to "127.0.0.1" (or HOST, for all listeners)`];
+}
+
+const CA_FILE_LIMITS = { maxBytes: 1024 * 1024, deadlineMs: 5000 };
+
+/** The upstream's settings and CA bundle (read and checked now: a bad file is a problem, not a failed request later). */
+async function prepareUpstream(loaded: LoadedConfig, problems: ConfigProblem[]): Promise<PreparedConfig['upstream']> {
+  const settings = resolveUpstream(loaded.config, loaded.configDir);
+  if (!settings?.caFile) return settings && { settings, ca: undefined };
+  const at = ['listeners', 'data', 'upstream', 'caFile'];
+  const read = await readRegularFile(settings.caFile, CA_FILE_LIMITS);
+  if (!read.ok) {
+    problems.push({ source: sourceLabel(loaded, at), path: formatPath(at), message: `the upstream's CA file: ${describeReadFailure(read.failure)}` });
+    return undefined;
+  }
+  const ca = read.bytes.toString('utf8');
+  try {
+    if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new Error('no certificate in it');
+    createSecureContext({ ca });
+  } catch (error) {
+    problems.push({ source: sourceLabel(loaded, at), path: formatPath(at), message: `${settings.caFile} is not a PEM file of CA certificates (${error instanceof Error ? error.message : String(error)})` });
+    return undefined;
+  }
+  return { settings, ca };
+}
+
+/** The product's lockout is 5 failures per user: a throttle that allows more lets one address lock users out. */
+const PRODUCT_LOCKOUT_FAILURES = 5;
+
+function gatewayWarnings(loaded: LoadedConfig, upstream: UpstreamSettings | undefined): string[] {
+  if (!upstream) return [];
+  const out: string[] = [];
+  const { loginRateLimit } = loaded.config;
+  if (upstream.auth === 'passthrough' && (!loginRateLimit.enabled || loginRateLimit.maxFailures >= PRODUCT_LOCKOUT_FAILURES)) {
+    const now = loginRateLimit.enabled ? `allows ${loginRateLimit.maxFailures} failed logins per address` : 'is off';
+    out.push(`loginRateLimit ${now}: one address can fail ${PRODUCT_LOCKOUT_FAILURES} logins for a user and lock that user out of the product for 60 minutes; set loginRateLimit.maxFailures to ${PRODUCT_LOCKOUT_FAILURES - 1} or less`);
+  }
+  const host = new URL(upstream.origin).hostname.replace(/^\[|\]$/g, '');
+  if (upstream.origin.startsWith('http:') && !isLoopbackAddress(host)) {
+    out.push(`listeners.data.upstream.url is plain http to ${host}: passwords and tokens cross the network to the product in clear; use https (and caFile), or run keepd on the product's host`);
+  }
+  return out;
 }
 
 /**
@@ -79,6 +129,7 @@ export async function prepareConfig(loaded: LoadedConfig): Promise<Preparation> 
       problems.push({ source: sourceLabel(loaded, at), path: formatPath(at), message: `TLS of ${listNames(members.map((m) => m.name))}: ${result.message}` });
     }),
   );
+  const upstream = await prepareUpstream(loaded, problems);
   if (problems.length > 0) return { ok: false, problems };
 
   const listeners = perListener((name): PreparedListener => {
@@ -86,6 +137,6 @@ export async function prepareConfig(loaded: LoadedConfig): Promise<Preparation> 
     return { settings: own, tls: own.enabled && own.tls ? materials.get(JSON.stringify(own.tls)) : undefined };
   });
   const accounts = indexAccounts(config.identity);
-  const warnings = [...policy.warnings, ...tlsWarnings(listeners), ...accountWarnings(settings, accounts), ...unusableAccountNames(accounts), ...managementExposure(settingsByName.management)];
-  return { ok: true, prepared: { loaded, accounts, policy, listeners, warnings } };
+  const warnings = [...policy.warnings, ...tlsWarnings(listeners), ...accountWarnings(settings, accounts), ...unusableAccountNames(accounts), ...managementExposure(settingsByName.management), ...gatewayWarnings(loaded, upstream?.settings)];
+  return { ok: true, prepared: { loaded, accounts, policy, listeners, upstream, trust: trustTest(config.trustedProxies), warnings } };
 }

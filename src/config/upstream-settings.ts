@@ -1,0 +1,36 @@
+import path from 'node:path';
+import type { KeepConfig } from './schema.js';
+
+/** The product behind the data listener, as the configuration asks for it (docs/gateway.md). */
+export interface UpstreamSettings {
+  /** `http://127.0.0.1:18880`: scheme, host and port only (the schema refuses paths). */
+  origin: string;
+  auth: 'passthrough' | 'functional';
+  /** Absolute path of the CA bundle for an https upstream; undefined: the system's CAs. */
+  caFile: string | undefined;
+  connectTimeoutMs: number;
+  /** Until the product's response headers arrive. */
+  responseTimeoutMs: number;
+  /** No byte either way for this long cuts a proxied exchange (the product's httpIdleTimeout). */
+  idleTimeoutMs: number;
+  /** Request body limit in bytes (bodyHandler.bodyLimit); undefined: none. */
+  bodyLimit: number | undefined;
+  probe: { path: string; intervalMs: number; timeoutMs: number };
+}
+
+/** undefined when no `listeners.data.upstream.url` is set: the data listener answers itself, as before. */
+export function resolveUpstream(config: KeepConfig, configDir: string): UpstreamSettings | undefined {
+  const upstream = config.listeners?.data?.upstream;
+  if (upstream?.url === undefined) return undefined;
+  const idleTimeoutMs = config.httpIdleTimeout * 1000;
+  return {
+    origin: new URL(upstream.url).origin,
+    auth: upstream.auth,
+    caFile: upstream.caFile === undefined ? undefined : path.resolve(configDir, upstream.caFile),
+    connectTimeoutMs: upstream.connectTimeoutMs,
+    responseTimeoutMs: upstream.responseTimeoutMs ?? idleTimeoutMs,
+    idleTimeoutMs,
+    bodyLimit: config.bodyHandler.bodyLimit < 0 ? undefined : config.bodyHandler.bodyLimit,
+    probe: { path: upstream.probe.path, intervalMs: upstream.probe.intervalSeconds * 1000, timeoutMs: upstream.probe.timeoutMs },
+  };
+}

@@ -1,0 +1,121 @@
+/*
+ * The headers that cross the gateway, as pure functions over flat [name, value, ...] arrays (the
+ * form node's rawHeaders, undici's dispatch and res.writeHead all take, so nothing is re-parsed).
+ */
+
+/** RFC 9110 7.6.1 hop-by-hop headers, plus the proxy ones: meant for one connection, never forwarded. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+
+/** Set by keepd alone: from a client they would be a forgery. */
+export const IDENTITY_HEADERS = { name: 'x-forwarded-user', cn: 'x-forwarded-user-cn' } as const;
+
+/** What a proxy in front of keepd may say about its client; believed from trusted proxies only. */
+const FORWARDING = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-real-ip', 'forwarded']);
+
+/** Dropped from every request: keepd answers 100-continue itself, and sets identity and forwarding headers. */
+const ALWAYS_DROPPED = new Set([...HOP_BY_HOP, 'expect', IDENTITY_HEADERS.name, IDENTITY_HEADERS.cn]);
+
+/** Header names a `Connection` header lists: hop-by-hop for this message too. */
+function connectionTokens(raw: readonly string[]): Set<string> | undefined {
+  let tokens: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if ((raw[i] ?? '').toLowerCase() !== 'connection') continue;
+    for (const token of (raw[i + 1] ?? '').split(',')) {
+      const name = token.trim().toLowerCase();
+      if (name !== '' && name !== 'close' && name !== 'keep-alive') (tokens ??= new Set()).add(name);
+    }
+  }
+  return tokens;
+}
+
+export interface ForwardContext {
+  /** The client as keepd believes it (trustedProxies applied). */
+  client: string;
+  /** The TCP peer; appended to X-Forwarded-For when it is a trusted proxy. */
+  peer: string;
+  peerTrusted: boolean;
+  /** keepd's own side of the connection: scheme and port the client reached. */
+  proto: 'http' | 'https';
+  port: number;
+  /** Host for requests that have none (HTTP/1.0): the upstream's. */
+  upstreamHost: string;
+  /** "functional" mode: the account keepd authenticated; its Authorization is not forwarded. */
+  identity?: { name: string; cn: string | undefined };
+  /** WebSocket: the Upgrade and Connection headers go through (the upstream must see them). */
+  upgrade?: boolean;
+}
+
+/**
+ * The request headers for the upstream, as the product's proxy how-tos set them: hop-by-hop
+ * removed, X-Real-IP and X-Forwarded-For/Proto/Host/Port set; a trusted proxy's own forwarding
+ * headers are kept (its X-Forwarded-For gets the peer appended), anyone else's are replaced.
+ */
+export function requestHeaders(raw: readonly string[], ctx: ForwardContext): string[] {
+  const out: string[] = [];
+  const listed = connectionTokens(raw);
+  let host: string | undefined;
+  let forwardedFor: string | undefined;
+  const kept = new Map<string, string>();
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] ?? '';
+    const value = raw[i + 1] ?? '';
+    const lower = name.toLowerCase();
+    if (ALWAYS_DROPPED.has(lower) || listed?.has(lower)) continue;
+    if (lower === 'authorization' && ctx.identity) continue;
+    if (FORWARDING.has(lower)) {
+      if (!ctx.peerTrusted) continue;
+      if (lower === 'x-forwarded-for') forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+      else if (!kept.has(lower)) kept.set(lower, value);
+      continue;
+    }
+    if (lower === 'host') host = value;
+    out.push(name, value);
+  }
+  if (host === undefined) out.push('host', ctx.upstreamHost);
+  out.push('x-forwarded-for', forwardedFor === undefined ? ctx.client : `${forwardedFor}, ${ctx.peer}`);
+  out.push('x-real-ip', ctx.client);
+  out.push('x-forwarded-proto', kept.get('x-forwarded-proto') ?? ctx.proto);
+  out.push('x-forwarded-host', kept.get('x-forwarded-host') ?? host ?? ctx.upstreamHost);
+  out.push('x-forwarded-port', kept.get('x-forwarded-port') ?? String(ctx.port));
+  const forwarded = kept.get('forwarded');
+  if (forwarded !== undefined) out.push('forwarded', forwarded);
+  if (ctx.identity) {
+    // Percent-encoded UTF-8: account names may hold any character, header values may not.
+    out.push(IDENTITY_HEADERS.name, encodeURIComponent(ctx.identity.name));
+    if (ctx.identity.cn !== undefined) out.push(IDENTITY_HEADERS.cn, encodeURIComponent(ctx.identity.cn));
+  }
+  if (ctx.upgrade) out.push('connection', 'upgrade', 'upgrade', upgradeOf(raw));
+  return out;
+}
+
+function upgradeOf(raw: readonly string[]): string {
+  for (let i = 0; i < raw.length; i += 2) if ((raw[i] ?? '').toLowerCase() === 'upgrade') return raw[i + 1] ?? 'websocket';
+  return 'websocket';
+}
+
+/**
+ * The upstream's response headers for the client: hop-by-hop removed (node sets its own
+ * framing), everything else as the product sent it, Location and Set-Cookie included. HSTS is
+ * added on TLS when the product has not set its own.
+ */
+export function responseHeaders(raw: readonly (Buffer | string)[], hsts: string | undefined): string[] {
+  const strings = raw.map(String);
+  const listed = connectionTokens(strings);
+  const out: string[] = [];
+  let hasHsts = false;
+  for (let i = 0; i < strings.length; i += 2) {
+    const name = strings[i] ?? '';
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || listed?.has(lower)) continue;
+    if (lower === 'strict-transport-security') hasHsts = true;
+    out.push(name, strings[i + 1] ?? '');
+  }
+  if (hsts !== undefined && !hasHsts) out.push('strict-transport-security', hsts);
+  return out;
+}
+
+/** The value of a header in a flat array (first occurrence, name compared case-insensitively). */
+export function headerValue(raw: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < raw.length; i += 2) if ((raw[i] ?? '').toLowerCase() === name) return raw[i + 1];
+  return undefined;
+}
