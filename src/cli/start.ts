@@ -1,6 +1,6 @@
 import { perListener } from '../config/listener-table.js';
 import { Daemon, StartupError } from '../runtime/daemon.js';
-import { firstRunBanner, generateFirstRun, markPasswordsShown, needsFirstRun, removeFirstRunLeftovers, unshownFirstRun, type FirstRun } from '../runtime/first-run.js';
+import { besideProduct, firstRunBanner, generateFirstRun, markPasswordsShown, needsFirstRun, removeFirstRunLeftovers, unshownFirstRun, type FirstRun } from '../runtime/first-run.js';
 import { createLogger } from '../support/logger.js';
 import { loadConfiguration } from '../runtime/reload.js';
 import { handleSignals } from '../runtime/signals.js';
@@ -19,7 +19,7 @@ export async function startCommand(ctx: CliContext, configDir: string, strict: b
   let firstRun: FirstRun | undefined;
   if (loaded.ok && needsFirstRun(loaded.prepared.loaded.config)) {
     try {
-      firstRun = await generateFirstRun(configDir);
+      firstRun = await generateFirstRun(configDir, { besideProduct: besideProduct(loaded.prepared.loaded.config) });
     } catch (error) {
       ctx.stderr(
         `keepd: no accounts and no TLS are configured, and the first-run certificate and accounts cannot be written to ${configDir}: ` +

@@ -74,12 +74,23 @@ export async function unshownFirstRun(configDir: string): Promise<string | undef
   return `the first-run accounts in ${file} were created, but their passwords were never shown (an earlier start stopped before printing them), so nobody can log in with them. To get new ones, run: rm ${files} and start keepd again; or give the accounts passwords of your own with keepd salt`;
 }
 
-/** No account in any realm and no TLS anywhere: a fresh install that would otherwise serve nothing securely. */
+/**
+ * keepd in front of the product (listeners.data.upstream.url), sharing its keepconfig.d: the
+ * product reads the top-level TLS keys and identity.* too, so a first run must not write them.
+ */
+export function besideProduct(config: KeepConfig): boolean {
+  return config.listeners?.data?.upstream.url !== undefined;
+}
+
+/**
+ * A fresh install that would otherwise serve nothing securely: no TLS anywhere, and no account in
+ * any realm (beside the product, no TLS is enough: keepd writes no accounts there).
+ */
 export function needsFirstRun(config: KeepConfig): boolean {
   const noAccounts = REALMS.every((realm) => Object.keys(config.identity[realm]).length === 0);
   const blocks = LISTENER_NAMES.map((name) => config.listeners?.[name]);
   const noTls = config.TLSFile === undefined && config.TLSType === undefined && blocks.every((b) => b?.TLSFile === undefined && b?.TLSType === undefined);
-  return noAccounts && noTls;
+  return noTls && (noAccounts || besideProduct(config));
 }
 
 /** Write-then-rename, so a crash never leaves a half-written file for the next start to trip on. */
@@ -113,27 +124,30 @@ async function selfSignedCertificate(hostname: string): Promise<{ key: string; c
 /**
  * The secure embedded default: a self-signed certificate for localhost, 127.0.0.1, ::1 and this
  * host, and one account per realm with a random password. Only salted secrets are written; the
- * passwords exist in memory until they are printed once.
+ * passwords exist in memory until they are printed once. Beside the product, the certificate goes
+ * into keepd's own `listeners.<name>` blocks, which the product does not read, and no account is
+ * written (the product would pick it up).
  */
-export async function generateFirstRun(configDir: string, hostname = osHostname()): Promise<FirstRun> {
-  const { key, cert } = await selfSignedCertificate(hostname);
-  const accounts = LISTENER_NAMES.map((listener): FirstRunAccount => ({
-    listener,
-    realm: LISTENERS[listener].realm,
-    user: FIRST_RUN_USERS[listener],
-    password: randomBytes(18).toString('base64url'),
-  }));
+export async function generateFirstRun(configDir: string, options: { besideProduct?: boolean; hostname?: string } = {}): Promise<FirstRun> {
+  const { key, cert } = await selfSignedCertificate(options.hostname ?? osHostname());
+  const beside = options.besideProduct === true;
+  const accounts = beside
+    ? []
+    : LISTENER_NAMES.map((listener): FirstRunAccount => ({
+        listener,
+        realm: LISTENERS[listener].realm,
+        user: FIRST_RUN_USERS[listener],
+        password: randomBytes(18).toString('base64url'),
+      }));
   const identity: Record<string, Record<string, { active: boolean; secret: string }>> = {};
   for (const account of accounts) {
     identity[account.realm] = { [account.user]: { active: true, secret: await createSecret(account.password) } };
   }
+  const tls = { TLSType: 'pem', TLSFile: FIRST_RUN_FILES.key, PEMCert: FIRST_RUN_FILES.cert };
   const config = {
     _comment: 'Written by keepd on its first run. Replace with your own certificate and accounts, then delete this file and the keepd-first-run.* files.',
-    [SHOWN_KEY]: false,
-    TLSType: 'pem',
-    TLSFile: FIRST_RUN_FILES.key,
-    PEMCert: FIRST_RUN_FILES.cert,
-    identity,
+    [SHOWN_KEY]: beside,
+    ...(beside ? { listeners: Object.fromEntries(LISTENER_NAMES.map((name) => [name, tls])) } : { ...tls, identity }),
   };
   const configFile = path.join(configDir, FIRST_RUN_FILES.config);
   const certFile = path.join(configDir, FIRST_RUN_FILES.cert);
@@ -142,8 +156,6 @@ export async function generateFirstRun(configDir: string, hostname = osHostname(
   await writeAtomically(configFile, `${JSON.stringify(config, null, 2)}\n`, 0o600);
   return { accounts, configFile, certFile };
 }
-
-
 
 function urlHost(address: string): string {
   return isWildcardAddress(address) || isLoopbackAddress(address) ? 'localhost' : address.includes(':') ? `[${address}]` : address;
@@ -154,6 +166,17 @@ function urlHost(address: string): string {
  * could not start: the accounts stay for the next start, and the passwords are shown now all the same).
  */
 export function firstRunBanner(firstRun: FirstRun, endpoints: Partial<Record<ListenerName, { address: string; port: number }>>): string {
+  if (firstRun.accounts.length === 0) {
+    return [
+      '',
+      'keepd first run beside the product (listeners.data.upstream.url is set): no TLS was configured,',
+      `so keepd created a self-signed certificate (${firstRun.certFile}) for its own listeners, in`,
+      `listeners.<name> blocks of ${firstRun.configFile}, which the product does not read.`,
+      'It created no accounts: the product reads identity.* too. Give the health, management and',
+      'metrics listeners accounts with `keepd salt` (docs/gateway.md#beside-the-product).',
+      '',
+    ].join('\n');
+  }
   const lines = [
     '',
     'keepd first run: no accounts and no TLS were configured, so keepd created a self-signed',

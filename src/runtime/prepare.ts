@@ -40,9 +40,10 @@ function sourceLabel(loaded: LoadedConfig, path: string[]): string {
   return found.length > 0 ? found.join(', ') : 'default';
 }
 
-function accountWarnings(settings: ListenerSettings[], accounts: AccountIndex): string[] {
+/** `passthrough`: the data listener in front of the product needs no account of keepd's (the product authenticates). */
+function accountWarnings(settings: ListenerSettings[], accounts: AccountIndex, passthrough: boolean): string[] {
   return settings
-    .filter((s) => s.enabled && [...(accounts.get(s.realm)?.values() ?? [])].every((account) => !account.active || whyNameCannotLogIn(account.name) !== undefined))
+    .filter((s) => s.enabled && !(passthrough && s.name === 'data') && [...(accounts.get(s.realm)?.values() ?? [])].every((account) => !account.active || whyNameCannotLogIn(account.name) !== undefined))
     .map((s) => `no active account in identity.${s.realm}: nobody can log in to the ${s.name} listener`);
 }
 
@@ -137,6 +138,6 @@ export async function prepareConfig(loaded: LoadedConfig): Promise<Preparation> 
     return { settings: own, tls: own.enabled && own.tls ? materials.get(JSON.stringify(own.tls)) : undefined };
   });
   const accounts = indexAccounts(config.identity);
-  const warnings = [...policy.warnings, ...tlsWarnings(listeners), ...accountWarnings(settings, accounts), ...unusableAccountNames(accounts), ...managementExposure(settingsByName.management), ...gatewayWarnings(loaded, upstream?.settings)];
+  const warnings = [...policy.warnings, ...tlsWarnings(listeners), ...accountWarnings(settings, accounts, upstream?.settings.auth === 'passthrough'), ...unusableAccountNames(accounts), ...managementExposure(settingsByName.management), ...gatewayWarnings(loaded, upstream?.settings)];
   return { ok: true, prepared: { loaded, accounts, policy, listeners, upstream, trust: trustTest(config.trustedProxies), warnings } };
 }

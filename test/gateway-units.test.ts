@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { clientAddress, parseTrustedProxy, trustTest } from '../src/config/trusted-proxies.js';
+import { classifyFailure, codedError } from '../src/gateway/failures.js';
+import { requestHeaders, responseHeaders, type ForwardContext } from '../src/gateway/forward-headers.js';
+import { loginOf, loginUser, normalizedPath } from '../src/gateway/login-requests.js';
+
+const pairs = (flat: readonly string[]): [string, string][] => Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i] ?? '', flat[2 * i + 1] ?? '']);
+const get = (flat: readonly string[], name: string): string[] => pairs(flat).filter(([key]) => key.toLowerCase() === name).map(([, value]) => value);
+
+const problemOf = (text: string): string => {
+  const parsed = parseTrustedProxy(text);
+  return typeof parsed === 'string' ? parsed : 'parsed';
+};
+
+describe('trustedProxies: whose X-Forwarded-For names the client', () => {
+  const trust = trustTest(['10.0.0.0/8', '192.0.2.7', 'fd00::/8']);
+  const rows: [peer: string, xff: string | undefined, client: string, why: string][] = [
+    ['198.51.100.1', '203.0.113.5', '198.51.100.1', 'an untrusted peer: its header is ignored'],
+    ['10.1.1.1', undefined, '10.1.1.1', 'a trusted peer without the header is the client'],
+    ['10.1.1.1', '203.0.113.5', '203.0.113.5', 'one trusted hop'],
+    ['10.1.1.1', '203.0.113.5, 10.2.2.2', '203.0.113.5', 'trusted hops are skipped from the right'],
+    ['10.1.1.1', '6.6.6.6, 203.0.113.5, 10.2.2.2', '203.0.113.5', 'the first untrusted hop wins, a forged left part is ignored'],
+    ['10.1.1.1', '10.3.3.3, 10.2.2.2', '10.3.3.3', 'all trusted: the leftmost'],
+    ['10.1.1.1', 'garbage, 10.2.2.2', '10.2.2.2', 'garbage stops the walk at the last trusted hop'],
+    ['10.1.1.1', '203.0.113.5:4711', '203.0.113.5', 'an IPv4 hop with a port'],
+    ['10.1.1.1', '[2001:db8::1]:443', '2001:db8::1', 'a bracketed IPv6 hop with a port'],
+    ['::ffff:10.1.1.1', '203.0.113.5', '203.0.113.5', 'an IPv4-mapped peer is checked as IPv4'],
+    ['fd00::1', '2001:db8::9', '2001:db8::9', 'IPv6 CIDR'],
+    ['192.0.2.8', '203.0.113.5', '192.0.2.8', 'a single address is /32'],
+  ];
+  for (const [peer, xff, client, why] of rows) {
+    it(why, () => assert.equal(clientAddress(peer, xff, trust), client));
+  }
+  it('nobody trusted by default', () => assert.equal(clientAddress('10.1.1.1', '203.0.113.5', trustTest([])), '10.1.1.1'));
+  it('parses addresses and CIDRs, and says what is wrong', () => {
+    assert.deepEqual(parseTrustedProxy('10.0.0.0/8'), { address: '10.0.0.0', prefix: 8, family: 'ipv4' });
+    assert.deepEqual(parseTrustedProxy('::1'), { address: '::1', prefix: 128, family: 'ipv6' });
+    assert.match(problemOf('10.0.0.0/33'), /prefix length from 0 to 32/);
+    assert.match(problemOf('example.com'), /IP address or CIDR/);
+    assert.match(problemOf('10.0.0.0/8/8'), /IP address or CIDR/);
+  });
+});
+
+describe('forwarded request headers', () => {
+  const ctx: ForwardContext = { client: '198.51.100.1', peer: '198.51.100.1', peerTrusted: false, proto: 'https', port: 8880, upstreamHost: '127.0.0.1:18880' };
+  it('hop-by-hop (and those Connection names) are dropped; the rest keep their order and case', () => {
+    const out = requestHeaders(['Host', 'keep.example.com', 'Connection', 'keep-alive, X-Secret', 'X-Secret', '1', 'Keep-Alive', '5', 'TE', 'trailers', 'Transfer-Encoding', 'chunked', 'Upgrade', 'h2c', 'Proxy-Authorization', 'Basic x', 'Expect', '100-continue', 'Accept', '*/*'], ctx);
+    assert.deepEqual(pairs(out).slice(0, 2), [['Host', 'keep.example.com'], ['Accept', '*/*']]);
+    for (const name of ['connection', 'x-secret', 'keep-alive', 'te', 'transfer-encoding', 'upgrade', 'proxy-authorization', 'expect']) assert.deepEqual(get(out, name), [], name);
+  });
+  it('X-Forwarded-* and X-Real-IP from an untrusted peer are replaced; from a trusted one kept and extended', () => {
+    const raw = ['X-Forwarded-For', '203.0.113.9', 'X-Real-IP', '203.0.113.9', 'X-Forwarded-Proto', 'http', 'Forwarded', 'for=203.0.113.9'];
+    const untrusted = requestHeaders(raw, ctx);
+    assert.deepEqual([get(untrusted, 'x-forwarded-for'), get(untrusted, 'x-real-ip'), get(untrusted, 'x-forwarded-proto'), get(untrusted, 'forwarded')], [['198.51.100.1'], ['198.51.100.1'], ['https'], []]);
+    const trusted = requestHeaders(raw, { ...ctx, client: '203.0.113.9', peer: '10.0.0.1', peerTrusted: true });
+    assert.deepEqual([get(trusted, 'x-forwarded-for'), get(trusted, 'x-real-ip'), get(trusted, 'x-forwarded-proto'), get(trusted, 'forwarded')], [['203.0.113.9, 10.0.0.1'], ['203.0.113.9'], ['http'], ['for=203.0.113.9']]);
+  });
+  it('a request without Host gets the upstream’s; X-Forwarded-Host and -Port say what the client reached', () => {
+    const out = requestHeaders([], ctx);
+    assert.deepEqual([get(out, 'host'), get(out, 'x-forwarded-host'), get(out, 'x-forwarded-port')], [['127.0.0.1:18880'], ['127.0.0.1:18880'], ['8880']]);
+  });
+  it('functional mode: Authorization out, identity in (percent-encoded), forged identity dropped', () => {
+    const out = requestHeaders(['Authorization', 'Basic eDp5', 'X-Forwarded-User', 'admin', 'x-forwarded-user-cn', 'CN=Admin'], { ...ctx, identity: { name: 'Jürgen Doe', cn: 'CN=Jürgen Doe/O=Org' } });
+    assert.deepEqual(get(out, 'authorization'), []);
+    assert.deepEqual(get(out, 'x-forwarded-user'), ['J%C3%BCrgen%20Doe']);
+    assert.deepEqual(get(out, 'x-forwarded-user-cn'), ['CN%3DJ%C3%BCrgen%20Doe%2FO%3DOrg']);
+  });
+  it('passthrough: Authorization goes through untouched, forged identity is dropped all the same', () => {
+    const out = requestHeaders(['Authorization', 'Bearer t', 'X-Forwarded-User', 'admin'], ctx);
+    assert.deepEqual([get(out, 'authorization'), get(out, 'x-forwarded-user')], [['Bearer t'], []]);
+  });
+  it('an upgrade keeps Upgrade and says Connection: upgrade', () => {
+    const out = requestHeaders(['Connection', 'Upgrade', 'Upgrade', 'websocket', 'Sec-WebSocket-Key', 'k'], { ...ctx, upgrade: true });
+    assert.deepEqual([get(out, 'connection'), get(out, 'upgrade'), get(out, 'sec-websocket-key')], [['upgrade'], ['websocket'], ['k']]);
+  });
+});
+
+describe('forwarded response headers', () => {
+  it('hop-by-hop out, Set-Cookie (twice) and Location kept, HSTS added unless the product set one', () => {
+    const raw = ['Connection', 'keep-alive, X-Hop', 'X-Hop', '1', 'Keep-Alive', 'timeout=5', 'Transfer-Encoding', 'chunked', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2', 'Location', 'https://other/x'].map((text) => Buffer.from(text));
+    const out = responseHeaders(raw, 'max-age=1');
+    assert.deepEqual(pairs(out), [['Set-Cookie', 'a=1'], ['Set-Cookie', 'b=2'], ['Location', 'https://other/x'], ['strict-transport-security', 'max-age=1']]);
+    assert.deepEqual(responseHeaders(['Strict-Transport-Security', 'max-age=5'], 'max-age=1'), ['Strict-Transport-Security', 'max-age=5']);
+    assert.deepEqual(responseHeaders(['A', 'b'], undefined), ['A', 'b']);
+  });
+});
+
+describe('which requests are logins (passthrough throttle)', () => {
+  const rows: [method: string, url: string, authorization: string | undefined, kind: string | undefined][] = [
+    ['POST', '/api/v1/auth', undefined, 'jwt'],
+    ['POST', '/api/v1/auth?x=1', undefined, 'jwt'],
+    ['POST', '/API/V1/Auth/', undefined, 'jwt'],
+    ['POST', '//api//v1/auth', undefined, 'jwt'],
+    ['POST', '/api/v1/%61uth', undefined, 'jwt'],
+    ['GET', '/api/v1/auth', undefined, undefined],
+    ['POST', '/api/v1/auth/logout', undefined, undefined],
+    ['GET', '/api/v1/userinfo', 'Bearer x.y.z', undefined],
+    ['GET', '/odata', `Basic ${Buffer.from('alice:pw').toString('base64')}`, 'basic'],
+    ['GET', '/odata', 'basic !!!', 'basic'],
+  ];
+  for (const [method, url, authorization, kind] of rows) {
+    it(`${method} ${url} ${authorization ?? ''}: ${kind ?? 'not a login'}`, () => assert.equal(loginOf(method, url, authorization)?.kind, kind));
+  }
+  it('the Basic user and the JSON body’s username are who the attempt counts for', () => {
+    assert.deepEqual(loginOf('GET', '/', `Basic ${Buffer.from('alice:pw').toString('base64')}`), { kind: 'basic', user: 'alice' });
+    assert.equal(loginUser(Buffer.from('{"username":"bob","password":"x"}')), 'bob');
+    assert.equal(loginUser(Buffer.from('{"username":7}')), '');
+    assert.equal(loginUser(Buffer.from('not json')), '');
+    assert.equal(normalizedPath('/a/%zz'), '/a/%zz');
+  });
+});
+
+describe('upstream failures, as the client and the log see them', () => {
+  const timeouts = { connectMs: 5000, responseMs: 60000, idleMs: 60000 };
+  const rows: [code: string, status: number, outcome: string, message: RegExp][] = [
+    ['ECONNREFUSED', 502, 'unreachable', /refused the connection: is it running/],
+    ['UND_ERR_SOCKET', 502, 'unreachable', /closed the connection before it answered/],
+    ['ENOTFOUND', 502, 'unreachable', /cannot be resolved/],
+    ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 502, 'unreachable', /caFile/],
+    ['UND_ERR_CONNECT_TIMEOUT', 504, 'timeout', /connectTimeoutMs/],
+    ['UND_ERR_HEADERS_TIMEOUT', 504, 'timeout', /did not answer within 60000 ms/],
+    ['KEEPD_RESPONSE_TIMEOUT', 504, 'timeout', /responseTimeoutMs, or httpIdleTimeout/],
+    ['UND_ERR_BODY_TIMEOUT', 504, 'timeout', /sent nothing for 60000 ms/],
+    ['KEEPD_UPLOAD_STALLED', 408, 'aborted', /request body stalled/],
+    ['EWHATEVER', 502, 'unreachable', /failed to answer \(EWHATEVER\)/],
+  ];
+  for (const [code, status, outcome, message] of rows) {
+    it(`${code}: ${status}`, () => {
+      const failure = classifyFailure(codedError(code, 'x'), 'http://127.0.0.1:18880', timeouts);
+      assert.deepEqual([failure.statusCode, failure.outcome], [status, outcome]);
+      assert.match(failure.message, message);
+      assert.match(failure.message, code.startsWith('KEEPD_UPLOAD') ? /./ : /http:\/\/127\.0\.0\.1:18880/);
+    });
+  }
+});
