@@ -1,7 +1,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { createServer as createHttpsServer, type Server as HttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { fastify, LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { ListenerName } from '../config/listener-table.js';
@@ -14,7 +14,8 @@ import { bindAddresses, explainListenError, ListenError } from './bind-address.j
 import { logs } from '../support/logger.js';
 import type { TlsMaterial } from '../tls/load-tls-material.js';
 import type { TlsPolicy } from '../tls/tls-policy.js';
-import { errorBody, HSTS } from '../support/http-answers.js';
+import { errorBody } from '../support/http-answers.js';
+import { secureServerOptions, securityHeaders, serverTimeouts } from './server-options.js';
 import { ClientConnections } from './client-connections.js';
 import type { PreparedListener } from './prepared-listener.js';
 
@@ -56,33 +57,6 @@ export interface ListenerServerOptions {
   front?: FrontDoor | undefined;
   /** trustedProxies in use: whose X-Forwarded-For names the client (logs), and who has no per-client connection limit. */
   trust: () => TrustTest;
-}
-
-/** Listeners whose answers must never sit in a cache (and every 401, anywhere). */
-const NO_STORE_LISTENERS: ReadonlySet<ListenerName> = new Set(['management', 'health']);
-
-function securityHeaders(listener: ListenerName, tls: boolean): Record<string, string> {
-  const headers: Record<string, string> = { 'x-content-type-options': 'nosniff' };
-  if (tls) headers['strict-transport-security'] = HSTS;
-  if (NO_STORE_LISTENERS.has(listener)) headers['cache-control'] = 'no-store';
-  return headers;
-}
-
-export function secureServerOptions(material: TlsMaterial, policy: TlsPolicy): HttpsOptions {
-  return { ...material.options, minVersion: policy.minVersion, maxVersion: policy.maxVersion, ciphers: policy.ciphers, honorCipherOrder: true };
-}
-
-function serverTimeouts(limits: ListenerLimits) {
-  // Node refuses headersTimeout > requestTimeout; and it checks both only every
-  // connectionsCheckingInterval, so that must be well below them for the limits to bite.
-  const headersTimeout = limits.requestTimeoutMs === 0 ? limits.headersTimeoutMs : Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs);
-  return {
-    headersTimeout,
-    requestTimeout: limits.requestTimeoutMs,
-    keepAliveTimeout: limits.keepAliveTimeoutMs,
-    maxHeaderSize: limits.maxHeaderBytes,
-    connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(headersTimeout / 4))),
-  };
 }
 
 /** One listener: its own Fastify instance, server, TLS context, limits and Basic-auth realm. */

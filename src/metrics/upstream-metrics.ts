@@ -43,10 +43,10 @@ export class UpstreamMetrics {
     this.#received += received;
   }
 
-  /** From the active probe; undefined: no upstream configured (the gauges are not shown). */
-  probed(up: boolean | undefined, seconds: number | undefined): void {
-    this.#up = up === undefined ? undefined : up ? 1 : 0;
-    this.#probeSeconds = seconds;
+  /** The upstream's state at scrape time; undefined: none configured (the gauges are not shown). */
+  probed(state: { reachable: boolean | undefined; latencyMs: number | undefined } | undefined): void {
+    this.#up = state?.reachable === undefined ? undefined : state.reachable ? 1 : 0;
+    this.#probeSeconds = state?.latencyMs === undefined ? undefined : state.latencyMs / 1000;
   }
 
   render(): string {

@@ -1,11 +1,9 @@
 import type { Logger } from 'pino';
 import { countAccounts } from '../accounts/accounts.js';
-import { LoginThrottle } from '../accounts/login-throttle.js';
-import { VerificationCache } from '../accounts/verification-cache.js';
 import { VerificationLimiter } from '../accounts/verification-limiter.js';
 import type { Environment } from '../config/env-layer.js';
 import type { ListenerSettings } from '../config/listener-settings.js';
-import { LISTENER_NAMES, LISTENERS, perListener, type ListenerName } from '../config/listener-table.js';
+import { LISTENER_NAMES, perListener, type ListenerName } from '../config/listener-table.js';
 import { formatProblem } from '../config/problems.js';
 import type { AuthGate } from '../auth/authenticate.js';
 import { listenerParts, type ListenerServices } from '../listeners/index.js';
@@ -15,6 +13,7 @@ import type { DaemonSnapshot } from '../listeners/status-reports.js';
 import { KeepdMetrics } from '../metrics/keepd-metrics.js';
 import { VERSION } from '../support/package-info.js';
 import { yieldToEventLoop } from '../support/yield.js';
+import { createAuthGates } from './auth-gates.js';
 import { Watching } from './config-watcher.js';
 import { ListenerSet } from './listener-set.js';
 import type { PreparedConfig } from './prepare.js';
@@ -80,28 +79,15 @@ export class Daemon implements ListenerServices {
     this.#options = options;
     this.#log = options.logger;
     this.#active = { prepared, generation: 1, loadedAt: new Date() };
-    const cache = new VerificationCache();
-    const throttleSettings = (): PreparedConfig['loaded']['config']['loginRateLimit'] => this.#active.prepared.loaded.config.loginRateLimit;
-    this.#gates = perListener((listener) => ({
-      listener,
-      realm: LISTENERS[listener].realm,
-      accounts: () => this.#active.prepared.accounts,
-      cache,
-      limiter: this.limiter,
-      throttle: new LoginThrottle(throttleSettings),
-      metrics: this.metrics,
-      trust: () => this.#active.prepared.trust,
-    }));
+    this.#gates = createAuthGates(() => this.#active.prepared, this.limiter, this.metrics);
     this.gateway = new Gateway({
       gate: this.#gates.data,
       metrics: this.metrics.upstream,
       log: this.#log,
       record: (method, status, seconds) => this.metrics.requests.record('data', '/*', method, status, seconds),
-      changed: () => this.#stateVersion++,
+      changed: () => this.#changed(),
     });
-    const changed = (): void => {
-      this.#stateVersion++;
-    };
+    const changed = (): void => this.#changed();
     this.#listeners = new ListenerSet({ log: this.#log, metrics: this.metrics, parts: (name) => listenerParts(name, this), trust: () => this.#active.prepared.trust, changed });
     this.#scan = new PublicPasswordScan({ log: this.#log, metrics: this.metrics, changed });
     this.#watching = new Watching({ configDir: options.configDir, log: this.#log, onChange: (reason) => void this.reload({ trigger: 'watch', origin: `watch: ${reason}` }) });
@@ -110,8 +96,7 @@ export class Daemon implements ListenerServices {
       const scan = this.#scan.progress;
       this.metrics.publicPasswordScanPending.set(scan.state === 'done' ? 0 : scan.total - scan.checked);
       for (const name of LISTENER_NAMES) this.metrics.throttledClients.set({ listener: name }, this.#gates[name].throttle.blockedClients());
-      const upstream = this.gateway.status;
-      this.metrics.upstream.probed(upstream?.reachable === undefined ? undefined : upstream.reachable, upstream?.latencyMs === undefined ? undefined : upstream.latencyMs / 1000);
+      this.metrics.upstream.probed(this.gateway.status);
     };
   }
 
@@ -138,6 +123,11 @@ export class Daemon implements ListenerServices {
       await this.#listeners.closeAll(0);
       throw new StartupError(failures);
     }
+  }
+
+  /** Something /health reports changed: its cached answer is stale. */
+  #changed(): void {
+    this.#stateVersion++;
   }
 
   /** The snapshot's settings into what keeps state across reloads (logger, metrics), and its scan. */
