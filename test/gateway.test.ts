@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { request as httpsRequest } from 'node:https';
 import { after, before, describe, it } from 'node:test';
 import { Agent, fetch, WebSocket } from 'undici';
 import { startGateway, type Gateway } from './helpers/gateway-setup.js';
@@ -105,6 +106,24 @@ describe('gateway: the data listener in front of the product (passthrough)', () 
     // A client with a token is not logging in: not throttled.
     const { bearer } = real.json() as { bearer: string };
     assert.equal((await request(gw.data('/api/v1/userinfo'), { headers: { authorization: `Bearer ${bearer}` }, localAddress: attacker })).status, 200);
+  });
+
+  it('a login with Expect: 100-continue gets its 100, and logins abandoned halfway hold nothing against the client', async () => {
+    let continued = false;
+    const body = JSON.stringify({ username: 'bob', password: 'bob-pw' });
+    const login = await request(gw.data('/api/v1/auth'), { method: 'POST', body, headers: { 'content-length': String(Buffer.byteLength(body)) }, onContinue: () => (continued = true), localAddress: '127.0.0.25' });
+    assert.deepEqual([login.status, continued], [200, true]);
+    for (let i = 0; i < 6; i++) {
+      // Half a body, then the client is gone: the attempt never reached the product.
+      await new Promise<void>((resolve) => {
+        const req = httpsRequest(gw.data('/api/v1/auth'), { method: 'POST', ca: TEST_CA, servername: 'localhost', agent: false, localAddress: '127.0.0.26', headers: { 'content-type': 'application/json', 'content-length': '100' } });
+        req.on('error', () => resolve());
+        req.write('{"username":"bob"', () => setImmediate(() => req.destroy()));
+        req.on('close', () => resolve());
+      });
+    }
+    const after = await request(gw.data('/api/v1/auth'), { method: 'POST', body: { username: 'bob', password: 'bob-pw' }, localAddress: '127.0.0.26' });
+    assert.equal(after.status, 200);
   });
 
   it('tunnels WebSockets (the product’s event bus) over TLS, text and binary', async () => {

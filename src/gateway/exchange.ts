@@ -6,6 +6,11 @@ import { BodyTooLarge, classifyFailure, codedError, failureBody, type UpstreamFa
 import { responseHeaders } from './forward-headers.js';
 import type { Upstream } from './upstream.js';
 
+/** The client waits for `100 Continue` before it sends its body. */
+export function expectsContinue(req: IncomingMessage): boolean {
+  return /100-continue/i.test(req.headers.expect ?? '');
+}
+
 /** How one exchange ended, for metrics, the throttle, health and the log. */
 export interface ExchangeEnd {
   /** What the client got (the product's status, or keepd's 4xx/502/504; 0 when the client left first). */
@@ -102,7 +107,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
       });
       requestBody = meter;
     }
-    if (/100-continue/i.test(req.headers.expect ?? '')) this.#res.writeContinue();
+    // A body keepd has read already (a login) had its 100 Continue then.
+    if (body === undefined && expectsContinue(req)) this.#res.writeContinue();
     this.#res.once('close', () => {
       if (!this.#res.writableFinished) this.#abortWith(codedError('KEEPD_CLIENT_GONE', 'client gone'));
     });

@@ -6,7 +6,7 @@ import { authenticate, refusalResponse, type AuthGate, type AuthOutcome } from '
 import { clientAddress } from '../config/trusted-proxies.js';
 import type { UpstreamMetrics, UpstreamOutcome } from '../metrics/upstream-metrics.js';
 import { errorBody, HSTS } from '../support/http-answers.js';
-import { Exchange, type ExchangeEnd } from './exchange.js';
+import { Exchange, expectsContinue, type ExchangeEnd } from './exchange.js';
 import { requestHeaders } from './forward-headers.js';
 import { loginOf, loginUser, LOGIN_BODY_PEEK_BYTES, type Login } from './login-requests.js';
 import type { Upstream } from './upstream.js';
@@ -108,13 +108,32 @@ function forwardLogin(req: IncomingMessage, res: ServerResponse, ctx: ProxyConte
     forward(req, res, ctx, who, undefined, { client: who.client, user: '', attempt });
     return;
   }
+  if (expectsContinue(req)) res.writeContinue();
   const chunks: Buffer[] = [];
-  req.on('data', (chunk: Buffer) => chunks.push(chunk));
+  let settled = false;
+  // A login body that stalls is cut like any upload (httpIdleTimeout).
+  const stall = setTimeout(() => {
+    req.destroy();
+    res.destroy();
+  }, ctx.upstream.settings.idleTimeoutMs);
+  req.on('data', (chunk: Buffer) => {
+    chunks.push(chunk);
+    stall.refresh();
+  });
   req.once('end', () => {
+    settled = true;
+    clearTimeout(stall);
     const body = Buffer.concat(chunks);
     forward(req, res, ctx, who, body, { client: who.client, user: loginUser(body), attempt });
   });
-  req.once('error', () => ctx.gate.throttle.finish(who.client, '', 'none', attempt));
+  // The client went away before its body was in: the attempt never ran.
+  req.once('close', () => {
+    clearTimeout(stall);
+    if (settled) return;
+    settled = true;
+    ctx.gate.throttle.finish(who.client, '', 'none', attempt);
+    ctx.metrics.count('aborted');
+  });
 }
 
 function forward(req: IncomingMessage, res: ServerResponse, ctx: ProxyContext, who: Who, body?: Buffer, login?: LoginAttempt): void {

@@ -74,6 +74,8 @@ export class UpstreamHealth {
   /** The product answered (a probe, or a proxied request). */
   reached(latencyMs: number | undefined): void {
     const previous = this.#status.reachable;
+    // Every good proxied request lands here: nothing to do unless it is news.
+    if (previous === true && latencyMs === undefined) return;
     this.#status = { ...this.#status, reachable: true, latencyMs: latencyMs === undefined ? this.#status.latencyMs : Math.round(latencyMs * 10) / 10, checkedAt: new Date() };
     if (previous !== true) this.#changed(this.#status, previous);
   }
