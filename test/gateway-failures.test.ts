@@ -53,6 +53,7 @@ describe('gateway: the product down, slow, moved', () => {
     assert.match(body.message, new RegExp(`the product at ${gw.product.url} did not answer within 400 ms`));
     assert.doesNotMatch(response.body, /at .+\.js:\d+/, 'no stack');
     await gw.product.waitForAbort('/slow');
+    assert.equal((await request(gw.health('/health/ready'), { auth: [...USERS.health] })).status, 200, 'one slow request is not an outage');
     assert.equal((await request(gw.data('/hello'))).body, 'hello world\n', 'keepd carries on');
   });
 

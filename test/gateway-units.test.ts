@@ -2,8 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { clientAddress, parseTrustedProxy, trustTest } from '../src/config/trusted-proxies.js';
 import { classifyFailure, codedError } from '../src/gateway/failures.js';
-import { requestHeaders, responseHeaders, type ForwardContext } from '../src/gateway/forward-headers.js';
-import { loginOf, loginUser, normalizedPath } from '../src/gateway/login-requests.js';
+import { requestHeaders as forwardHeaders, responseHeaders, type ForwardContext } from '../src/gateway/forward-headers.js';
+import { ambiguousTarget, loginOf, loginResult, loginUser, normalizedPath } from '../src/gateway/login-requests.js';
+
+/** requestHeaders() for a request it forwards. */
+function requestHeaders(raw: readonly string[], ctx: ForwardContext): string[] {
+  const out = forwardHeaders(raw, ctx);
+  assert.ok(out, 'forwarded');
+  return out;
+}
 
 const pairs = (flat: readonly string[]): [string, string][] => Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i] ?? '', flat[2 * i + 1] ?? '']);
 const get = (flat: readonly string[], name: string): string[] => pairs(flat).filter(([key]) => key.toLowerCase() === name).map(([, value]) => value);
@@ -70,6 +77,15 @@ describe('forwarded request headers', () => {
     const out = requestHeaders(['Authorization', 'Bearer t', 'X-Forwarded-User', 'admin'], ctx);
     assert.deepEqual([get(out, 'authorization'), get(out, 'x-forwarded-user')], [['Bearer t'], []]);
   });
+  it('two Host or two Authorization headers: not forwarded at all', () => {
+    assert.equal(forwardHeaders(['Host', 'a', 'host', 'b'], ctx), undefined);
+    assert.equal(forwardHeaders(['Authorization', 'Basic eDp5', 'authorization', 'Bearer t'], ctx), undefined);
+  });
+  it('identity and forwarding headers spelled with underscores are the same headers', () => {
+    const out = requestHeaders(['X_Forwarded_User', 'admin', 'x_forwarded_for', '6.6.6.6', 'X_Real_IP', '6.6.6.6', 'X_Custom', 'kept'], ctx);
+    assert.deepEqual([get(out, 'x_forwarded_user'), get(out, 'x_forwarded_for'), get(out, 'x_real_ip'), get(out, 'x_custom')], [[], [], [], ['kept']]);
+    assert.deepEqual(get(out, 'x-forwarded-for'), ['198.51.100.1']);
+  });
   it('an upgrade keeps Upgrade and says Connection: upgrade', () => {
     const out = requestHeaders(['Connection', 'Upgrade', 'Upgrade', 'websocket', 'Sec-WebSocket-Key', 'k'], { ...ctx, upgrade: true });
     assert.deepEqual([get(out, 'connection'), get(out, 'upgrade'), get(out, 'sec-websocket-key')], [['upgrade'], ['websocket'], ['k']]);
@@ -93,6 +109,9 @@ describe('which requests are logins (passthrough throttle)', () => {
     ['POST', '/API/V1/Auth/', undefined, 'jwt'],
     ['POST', '//api//v1/auth', undefined, 'jwt'],
     ['POST', '/api/v1/%61uth', undefined, 'jwt'],
+    ['POST', '/api/v1/auth;jsessionid=1', undefined, 'jwt'],
+    ['POST', '/api/v1;x/auth', undefined, 'jwt'],
+    ['POST', '/api/v1/auth%2f', undefined, 'jwt'],
     ['GET', '/api/v1/auth', undefined, undefined],
     ['POST', '/api/v1/auth/logout', undefined, undefined],
     ['GET', '/api/v1/userinfo', 'Bearer x.y.z', undefined],
@@ -111,6 +130,39 @@ describe('which requests are logins (passthrough throttle)', () => {
   });
 });
 
+describe('targets keepd will not forward (a server could route them elsewhere than keepd reads them)', () => {
+  const rows: [url: string, refused: boolean][] = [
+    ['/api/v1/auth', false],
+    ['/api/v1/auth?next=/../x', false],
+    ['/a.b/c..d/.well-known/openid-configuration', false],
+    ['/api/v1/./auth', true],
+    ['/api/v1/x/../auth', true],
+    ['/./api/v1/auth', true],
+    ['/api/v1/%2e/auth', true],
+    ['/api/v1/%2E%2e/auth', true],
+    ['/api/v1/..;/auth', true],
+    ['/api\\v1\\auth', true],
+    ['/api%5cv1/auth', true],
+    ['/api/v1/auth/..', true],
+  ];
+  for (const [url, refused] of rows) it(`${url}: ${refused ? 'refused' : 'forwarded'}`, () => assert.equal(ambiguousTarget(url), refused));
+});
+
+describe('what a login’s end tells the throttle', () => {
+  const rows: [kind: 'jwt' | 'basic', user: string, answered: number, reached: boolean, result: string, why: string][] = [
+    ['jwt', 'bob', 401, true, 'failure', 'the product refused it'],
+    ['basic', 'bob', 401, true, 'failure', 'the product refused Basic credentials'],
+    ['jwt', 'bob', 200, true, 'success', 'a JWT for a known user'],
+    ['jwt', '', 200, true, 'none', 'a good login whose user keepd could not read clears nothing'],
+    ['basic', 'bob', 200, true, 'none', 'a 2xx to Basic credentials proves nothing (public routes)'],
+    ['jwt', 'bob', 0, true, 'failure', 'no answer after the product got it: it may have counted it'],
+    ['jwt', 'bob', 0, false, 'none', 'never reached the product'],
+    ['jwt', 'bob', 400, true, 'none', 'a malformed login is no guess'],
+    ['basic', 'bob', 403, true, 'none', 'forbidden is authenticated'],
+  ];
+  for (const [kind, user, answered, reached, result, why] of rows) it(why, () => assert.equal(loginResult(kind, user, answered, reached), result));
+});
+
 describe('upstream failures, as the client and the log see them', () => {
   const timeouts = { connectMs: 5000, responseMs: 60000, idleMs: 60000 };
   const rows: [code: string, status: number, outcome: string, message: RegExp][] = [
@@ -124,13 +176,21 @@ describe('upstream failures, as the client and the log see them', () => {
     ['UND_ERR_BODY_TIMEOUT', 504, 'timeout', /sent nothing for 60000 ms/],
     ['KEEPD_UPLOAD_STALLED', 408, 'aborted', /request body stalled/],
     ['EWHATEVER', 502, 'unreachable', /failed to answer \(EWHATEVER\)/],
+    ['UND_ERR_INVALID_ARG', 400, 'refused', /cannot be forwarded as it is/],
+    ['HPE_INVALID_HEADER_TOKEN', 502, 'unreachable', /malformed answer \(HPE_INVALID_HEADER_TOKEN\)/],
+    ['', 502, 'unreachable', /keepd cannot pass on/],
   ];
   for (const [code, status, outcome, message] of rows) {
     it(`${code}: ${status}`, () => {
       const failure = classifyFailure(codedError(code, 'x'), 'http://127.0.0.1:18880', timeouts);
       assert.deepEqual([failure.statusCode, failure.outcome], [status, outcome]);
       assert.match(failure.message, message);
-      assert.match(failure.message, code.startsWith('KEEPD_UPLOAD') ? /./ : /http:\/\/127\.0\.0\.1:18880/);
+      assert.match(failure.message, code.startsWith('KEEPD_UPLOAD') || code.startsWith('UND_ERR_INVALID') ? /./ : /http:\/\/127\.0\.0\.1:18880/);
     });
   }
+  it('only a failure to connect says the product is down', () => {
+    const down = (code: string): boolean => classifyFailure(codedError(code, 'x'), 'http://u', timeouts).down;
+    assert.deepEqual(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'CERT_HAS_EXPIRED'].map(down), [true, true, true, true]);
+    assert.deepEqual(['UND_ERR_HEADERS_TIMEOUT', 'KEEPD_RESPONSE_TIMEOUT', 'UND_ERR_SOCKET', 'UND_ERR_INVALID_ARG', 'HPE_INVALID_CONSTANT', 'ECONNRESET'].map(down), [false, false, false, false, false, false]);
+  });
 });

@@ -1,10 +1,16 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { pipeline, Transform, type TransformCallback } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { statusClass, type UpstreamMetrics, type UpstreamOutcome } from '../metrics/upstream-metrics.js';
 import { BodyTooLarge, classifyFailure, codedError, failureBody, type UpstreamFailure } from './failures.js';
 import { responseHeaders } from './forward-headers.js';
 import type { Upstream } from './upstream.js';
+
+/** A reason phrase node sends as it is (RFC 9112: HTAB, SP, VCHAR, obs-text). */
+const REASON = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/** Statuses that never have a body. */
+const NO_BODY = new Set([204, 304]);
 
 /** The client waits for `100 Continue` before it sends its body. */
 export function expectsContinue(req: IncomingMessage): boolean {
@@ -15,6 +21,10 @@ export function expectsContinue(req: IncomingMessage): boolean {
 export interface ExchangeEnd {
   /** What the client got (the product's status, or keepd's 4xx/502/504; 0 when the client left first). */
   status: number;
+  /** The product's own final status; 0 when it gave none. */
+  answered: number;
+  /** The request got to the product (a connection took it), answered or not. */
+  reached: boolean;
   outcome: UpstreamOutcome;
   seconds: number;
   sent: number;
@@ -28,6 +38,8 @@ export interface ExchangeOptions {
   hsts: string | undefined;
   /** When the request arrived (performance.now()). */
   started: number;
+  /** The product's final status, as soon as its headers arrive. */
+  answered?: (status: number) => void;
   ended(end: ExchangeEnd): void;
 }
 
@@ -73,6 +85,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #abort: ((error?: Error) => void) | undefined;
   #resume: (() => void) | undefined;
   #dispatched = 0;
+  #reached = false;
+  #answered = 0;
   #status = 0;
   #sent = 0;
   #meter: BodyMeter | undefined;
@@ -132,22 +146,31 @@ export class Exchange implements Dispatcher.DispatchHandler {
     else this.#fail(error);
   }
 
+  /** keepd's own answer instead of the product's (a request it will not forward). */
+  refuse(statusCode: 400, message: string): void {
+    this.#respond(statusCode, message);
+    this.#finish('refused');
+  }
+
   onConnect(abort: (error?: Error) => void): void {
     this.#abort = abort;
+    this.#reached = true;
     if (this.#res.destroyed) abort(codedError('KEEPD_CLIENT_GONE', 'client gone'));
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     if (statusCode < 200) return true; // 100 Continue, 103 Early Hints: the product's business
     clearTimeout(this.#responseTimer);
-    this.#status = statusCode;
+    this.#answered = statusCode;
     this.#resume = resume;
     this.#options.metrics.answered((performance.now() - this.#dispatched) / 1000);
+    this.#options.answered?.(statusCode);
     try {
-      this.#res.writeHead(statusCode, statusText, responseHeaders(rawHeaders, this.#options.hsts));
+      // The product's reason phrase when node can send it as it is.
+      this.#res.writeHead(statusCode, REASON.test(statusText) ? statusText : (STATUS_CODES[statusCode] ?? ''), responseHeaders(rawHeaders, this.#options.hsts));
+      this.#status = statusCode;
     } catch {
       // A header node refuses to send (invalid characters): the answer cannot be passed on.
-      this.#status = 0;
       this.#abortWith(codedError('KEEPD_BAD_RESPONSE_HEADER', 'invalid response header'));
       return false;
     }
@@ -176,26 +199,45 @@ export class Exchange implements Dispatcher.DispatchHandler {
     clearTimeout(this.#responseTimer);
     this.#meter?.destroy();
     const res = this.#res;
-    const clientGone = (error as { code?: unknown }).code === 'KEEPD_CLIENT_GONE' || res.destroyed;
-    const { settings } = this.#options.upstream;
-    const failure = classifyFailure(error, settings.origin, { connectMs: settings.connectTimeoutMs, responseMs: settings.responseTimeoutMs, idleMs: settings.idleTimeoutMs });
-    if (clientGone) {
+    if ((error as { code?: unknown }).code === 'KEEPD_CLIENT_GONE' || res.destroyed) {
       this.#finish('aborted');
       return;
     }
+    if (res.headersSent && NO_BODY.has(this.#status) && (error as { code?: unknown }).code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') {
+      // A 304 or 204 may carry the Content-Length of the body it has not (RFC 9110 8.6); undici objects.
+      res.end();
+      this.#finish(statusClass(this.#status));
+      return;
+    }
+    const { settings } = this.#options.upstream;
+    const failure = classifyFailure(error, settings.origin, { connectMs: settings.connectTimeoutMs, responseMs: settings.responseTimeoutMs, idleMs: settings.idleTimeoutMs });
     if (res.headersSent) {
       // Mid-body: the status is out; cutting the connection is the only way to say it failed.
       res.destroy();
-      this.#finish(failure.outcome, failure);
+      this.#finish(failure.outcome, { ...failure, down: false });
       return;
     }
-    const json = failureBody(failure);
-    // A body the client is still sending cannot be read to its end: close after the answer.
-    res.shouldKeepAlive = false;
-    res.writeHead(failure.statusCode, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json), 'cache-control': 'no-store' });
-    res.end(json);
-    this.#status = failure.statusCode;
+    this.#respond(failure.statusCode, failure.message);
     this.#finish(failure.outcome, failure);
+  }
+
+  /** keepd's JSON answer; the connection closes after it (a body the client still sends cannot be read to its end). */
+  #respond(statusCode: number, message: string): void {
+    const res = this.#res;
+    const json = failureBody({ statusCode, message });
+    try {
+      res.shouldKeepAlive = false;
+      res.writeHead(statusCode, STATUS_CODES[statusCode] ?? '', {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(json),
+        'cache-control': 'no-store',
+        ...(this.#options.hsts === undefined ? {} : { 'strict-transport-security': this.#options.hsts }),
+      });
+      res.end(json);
+      this.#status = statusCode;
+    } catch {
+      res.destroy();
+    }
   }
 
   #finish(outcome: UpstreamOutcome, failure?: UpstreamFailure): void {
@@ -205,6 +247,6 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#options.metrics.count(outcome);
     this.#options.metrics.bytes(sent, this.#received);
     const status = outcome === 'aborted' && !this.#res.headersSent ? 0 : this.#status;
-    this.#options.ended({ status, outcome, seconds: (performance.now() - this.#options.started) / 1000, sent, received: this.#received, ...(failure ? { failure } : {}) });
+    this.#options.ended({ status, answered: this.#answered, reached: this.#reached, outcome, seconds: (performance.now() - this.#options.started) / 1000, sent, received: this.#received, ...(failure ? { failure } : {}) });
   }
 }

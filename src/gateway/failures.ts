@@ -4,10 +4,12 @@ import type { UpstreamOutcome } from '../metrics/upstream-metrics.js';
 
 /** Why a proxied request got no answer from the product, as the client and the log see it. */
 export interface UpstreamFailure {
-  statusCode: 400 | 408 | 413 | 502 | 504;
+  statusCode: number;
   outcome: UpstreamOutcome;
   /** One sentence naming the upstream and what to check; never a stack. */
   message: string;
+  /** The product could not be reached at all (its health turns to unreachable). */
+  down: boolean;
 }
 
 /** An error with a code of keepd's own, for the timers undici does not have. */
@@ -24,13 +26,17 @@ export class BodyTooLarge extends Error {
 
 const TLS_CODES = /^(?:CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|ERR_TLS_CERT_ALTNAME_INVALID|ERR_SSL_)/;
 
-/**
- * The undici (or socket) error of a proxied request, sorted: upstream too slow (504), upstream
- * unreachable or broken (502), or the client's own fault (its body: 400/413).
- */
-export function classifyFailure(error: unknown, origin: string, timeouts: { connectMs: number; responseMs: number; idleMs: number }): UpstreamFailure {
-  if (error instanceof BodyTooLarge) return { statusCode: 413, outcome: 'refused', message: error.message };
-  const code = errorCode(error);
+/** Failures that say the product's data port cannot be reached at all: only these change its health. */
+const DOWN_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
+
+interface Timeouts {
+  connectMs: number;
+  responseMs: number;
+  idleMs: number;
+}
+
+/** What the client is told, by error code; `down` is added by classifyFailure. */
+function describe(code: string, origin: string, timeouts: Timeouts): Omit<UpstreamFailure, 'down'> {
   switch (code) {
     case 'UND_ERR_CONNECT_TIMEOUT':
       return { statusCode: 504, outcome: 'timeout', message: `the product at ${origin} did not accept a connection within ${timeouts.connectMs} ms (listeners.data.upstream.connectTimeoutMs)` };
@@ -41,23 +47,42 @@ export function classifyFailure(error: unknown, origin: string, timeouts: { conn
       return { statusCode: 504, outcome: 'timeout', message: `the product at ${origin} sent nothing for ${timeouts.idleMs} ms (httpIdleTimeout)` };
     case 'KEEPD_UPLOAD_STALLED':
       return { statusCode: 408, outcome: 'aborted', message: `the request body stalled for ${timeouts.idleMs} ms (httpIdleTimeout)` };
-    case 'UND_ERR_SOCKET':
-      return { statusCode: 502, outcome: 'unreachable', message: `the product at ${origin} closed the connection before it answered` };
     case 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH':
       return { statusCode: 400, outcome: 'aborted', message: 'the request body did not match its Content-Length' };
+    case 'UND_ERR_INVALID_ARG':
+    case 'UND_ERR_NOT_SUPPORTED':
+      return { statusCode: 400, outcome: 'refused', message: 'the request cannot be forwarded as it is (a header the product must not get twice, or a malformed one)' };
+    case 'UND_ERR_SOCKET':
+    case 'ECONNRESET':
+      return { statusCode: 502, outcome: 'unreachable', message: `the product at ${origin} closed the connection before it answered` };
     case 'ECONNREFUSED':
       return { statusCode: 502, outcome: 'unreachable', message: `the product at ${origin} refused the connection: is it running?` };
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return { statusCode: 502, outcome: 'unreachable', message: `the product's host in ${origin} cannot be resolved` };
+    case 'KEEPD_BAD_RESPONSE_HEADER':
+    case '':
+      return { statusCode: 502, outcome: 'unreachable', message: `the product at ${origin} sent an answer keepd cannot pass on (malformed status line or headers)` };
     default:
       if (TLS_CODES.test(code)) {
         return { statusCode: 502, outcome: 'unreachable', message: `the product at ${origin} presented a certificate keepd does not trust (${code}): set listeners.data.upstream.caFile to its CA` };
       }
-      return { statusCode: 502, outcome: 'unreachable', message: `the product at ${origin} failed to answer (${code === '' ? 'connection closed' : code})` };
+      if (code.startsWith('HPE_')) return { statusCode: 502, outcome: 'unreachable', message: `the product at ${origin} sent a malformed answer (${code})` };
+      return { statusCode: 502, outcome: 'unreachable', message: `the product at ${origin} failed to answer (${code})` };
   }
 }
 
-export function failureBody(failure: UpstreamFailure): string {
+/**
+ * The undici (or socket) error of a proxied request, sorted: upstream too slow (504), upstream
+ * unreachable or broken (502), or the client's own fault (400/408/413). `down` only for failures
+ * to connect at all: one slow or malformed exchange says nothing about the product as a whole.
+ */
+export function classifyFailure(error: unknown, origin: string, timeouts: Timeouts): UpstreamFailure {
+  if (error instanceof BodyTooLarge) return { statusCode: 413, outcome: 'refused', message: error.message, down: false };
+  const code = errorCode(error);
+  return { ...describe(code, origin, timeouts), down: DOWN_CODES.has(code) || TLS_CODES.test(code) };
+}
+
+export function failureBody(failure: Pick<UpstreamFailure, 'statusCode' | 'message'>): string {
   return JSON.stringify(errorBody(failure.statusCode, failure.message));
 }

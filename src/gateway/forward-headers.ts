@@ -49,26 +49,36 @@ export interface ForwardContext {
  * The request headers for the upstream, as the product's proxy how-tos set them: hop-by-hop
  * removed, X-Real-IP and X-Forwarded-For/Proto/Host/Port set; a trusted proxy's own forwarding
  * headers are kept (its X-Forwarded-For gets the peer appended), anyone else's are replaced.
+ * undefined: a request with two Host or two Authorization headers, which is not forwarded.
  */
-export function requestHeaders(raw: readonly string[], ctx: ForwardContext): string[] {
+export function requestHeaders(raw: readonly string[], ctx: ForwardContext): string[] | undefined {
   const out: string[] = [];
   const listed = connectionTokens(raw);
   let host: string | undefined;
+  let authorizations = 0;
   let forwardedFor: string | undefined;
   const kept = new Map<string, string>();
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] ?? '';
     const value = raw[i + 1] ?? '';
-    const lower = name.toLowerCase();
+    // `X_Forwarded_User` is `X-Forwarded-User` to servers that map `_` to `-` (CGI and its heirs).
+    const lower = name.includes('_') ? name.toLowerCase().replaceAll('_', '-') : name.toLowerCase();
     if (ALWAYS_DROPPED.has(lower) || listed?.has(lower)) continue;
-    if (lower === 'authorization' && ctx.identity) continue;
+    if (lower === 'authorization') {
+      // Two credentials: keepd and the product might each read another one.
+      if (++authorizations > 1) return undefined;
+      if (ctx.identity) continue;
+    }
     if (FORWARDING.has(lower)) {
       if (!ctx.peerTrusted) continue;
       if (lower === 'x-forwarded-for') forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
       else if (!kept.has(lower)) kept.set(lower, value);
       continue;
     }
-    if (lower === 'host') host = value;
+    if (lower === 'host') {
+      if (host !== undefined) return undefined;
+      host = value;
+    }
     out.push(name, value);
   }
   if (host === undefined) out.push('host', ctx.upstreamHost);

@@ -5,7 +5,8 @@ import type { AuthGate } from '../auth/authenticate.js';
 import type { UpstreamSettings } from '../config/upstream-settings.js';
 import type { UpstreamMetrics } from '../metrics/upstream-metrics.js';
 import { logs } from '../support/logger.js';
-import type { UpstreamFailure } from './failures.js';
+import type { ExchangeEnd } from './exchange.js';
+import { KnownCredentials } from './known-credentials.js';
 import { proxy, type ProxyContext } from './proxy.js';
 import { Upstream } from './upstream.js';
 import { UpstreamHealth, type UpstreamStatus } from './upstream-health.js';
@@ -40,6 +41,8 @@ export class Gateway {
   #health: UpstreamHealth | undefined;
   #proxy: ProxyContext | undefined;
   #tunnel: TunnelContext | undefined;
+  /** Basic credentials the product accepted lately: kept across reloads, as the throttle is. */
+  readonly #known = new KnownCredentials();
 
   constructor(options: GatewayOptions) {
     this.#options = options;
@@ -85,21 +88,19 @@ export class Gateway {
   #contexts(upstream: Upstream): void {
     const { gate, metrics, log, record } = this.#options;
     const health = this.#health;
-    const failed = (failure: UpstreamFailure): void => health?.failed(failure.message);
-    this.#proxy = {
-      upstream,
-      gate,
-      metrics,
-      ended: (end) => {
-        if (end.failure && (end.failure.statusCode === 502 || end.failure.statusCode === 504)) failed(end.failure);
-        else if (end.status > 0 && end.outcome !== 'refused') health?.reached(undefined);
-        record(end.method, end.status, end.seconds);
-        if (logs(log, 'debug')) {
-          log.debug({ listener: 'data', method: end.method, url: end.url, status: end.status, outcome: end.outcome, ms: Math.round(end.seconds * 10_000) / 10, sent: end.sent, received: end.received, remoteAddress: end.client, ...(end.failure ? { error: end.failure.message } : {}) }, 'proxied');
-        }
-      },
+    const ended = (end: ExchangeEnd & { method: string; url: string; client: string }): void => {
+      // Only a failure to connect says the product is down; an answer of any kind says it is up.
+      if (end.failure?.down === true) health?.failed(end.failure.message);
+      else if (end.answered > 0) health?.reached(undefined);
+      record(end.method, end.status, end.seconds);
+      if (logs(log, 'debug')) {
+        // The path only: query strings may carry tokens.
+        const path = end.url.split('?')[0] ?? '';
+        log.debug({ listener: 'data', method: end.method, path, status: end.status, outcome: end.outcome, ms: Math.round(end.seconds * 10_000) / 10, sent: end.sent, received: end.received, remoteAddress: end.client, ...(end.failure ? { error: end.failure.message } : {}) }, 'proxied');
+      }
     };
-    this.#tunnel = { upstream, gate, metrics, failed, reached: () => health?.reached(undefined) };
+    this.#proxy = { upstream, gate, metrics, known: this.#known, ended };
+    this.#tunnel = { upstream, gate, metrics, known: this.#known, ended };
   }
 
   #healthChanged(status: UpstreamStatus, previous: boolean | undefined): void {

@@ -8,9 +8,21 @@ import { parseBasicAuthorization } from '../auth/authenticate.js';
  */
 export const LOGIN_PATH = '/api/v1/auth';
 
-/** Login bodies are small JSON objects; a larger one is forwarded without its user being read. */
-export const LOGIN_BODY_PEEK_BYTES = 64 * 1024;
+/** Login bodies are small JSON objects, read whole (chunked or not) to learn the user; a larger one gets 413. */
+export const LOGIN_BODY_MAX_BYTES = 64 * 1024;
 
+/**
+ * A request target keepd will not forward: dot segments and backslashes (raw or percent-encoded).
+ * Clients send none (browsers resolve them); a server may resolve them to another route than the
+ * one keepd saw, which is how a login would slip past the throttle.
+ */
+export function ambiguousTarget(url: string): boolean {
+  const query = url.indexOf('?');
+  const path = query < 0 ? url : url.slice(0, query);
+  return /\\|%5c/i.test(path) || /(?:^|\/)(?:\.|%2e){1,2}(?:\/|;|$)/i.test(path);
+}
+
+/** The path as a router would match it: decoded, `;params` dropped, repeated and trailing slashes gone, lower case. */
 export function normalizedPath(url: string): string {
   const query = url.indexOf('?');
   let path = query < 0 ? url : url.slice(0, query);
@@ -21,8 +33,13 @@ export function normalizedPath(url: string): string {
       // A malformed escape: compared as it is; the product will refuse it too.
     }
   }
-  path = path.toLowerCase().replace(/\/{2,}/g, '/');
-  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+  path = path
+    .toLowerCase()
+    .split('/')
+    .map((segment) => segment.split(';')[0] ?? '')
+    .filter((segment) => segment !== '')
+    .join('/');
+  return `/${path}`;
 }
 
 export type Login = { kind: 'jwt' } | { kind: 'basic'; user: string } | undefined;
@@ -45,4 +62,21 @@ export function loginUser(body: Buffer): string {
     // Not JSON: the product answers 400; nobody to count it for.
   }
   return '';
+}
+
+/**
+ * What a login's end means for the throttle. `answered`: the product's own status (0: none came);
+ * `reached`: the request got to the product (it may have counted it even without answering).
+ * - a 401 from the product is a failed login;
+ * - a 2xx to a JWT login for a known user is a good one (it clears that user's failures only);
+ *   a 2xx to Basic credentials proves nothing (public routes answer whatever the credentials);
+ * - no answer after the product got the request (a timeout, the client gone) counts as failed:
+ *   the product may have counted it against its 5-strike lockout;
+ * - anything else counts for nothing.
+ */
+export function loginResult(kind: 'jwt' | 'basic', user: string, answered: number, reached: boolean): 'success' | 'failure' | 'none' {
+  if (answered === 401) return 'failure';
+  if (answered >= 200 && answered < 300) return kind === 'jwt' && user !== '' ? 'success' : 'none';
+  if (answered === 0 && reached) return 'failure';
+  return 'none';
 }

@@ -1,149 +1,151 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Account } from '../accounts/accounts.js';
-import type { Attempt } from '../accounts/login-throttle.js';
 import { authenticate, refusalResponse, type AuthGate, type AuthOutcome } from '../auth/authenticate.js';
 import { clientAddress } from '../config/trusted-proxies.js';
 import type { UpstreamMetrics, UpstreamOutcome } from '../metrics/upstream-metrics.js';
 import { errorBody, HSTS } from '../support/http-answers.js';
 import { Exchange, expectsContinue, type ExchangeEnd } from './exchange.js';
 import { requestHeaders } from './forward-headers.js';
-import { loginOf, loginUser, LOGIN_BODY_PEEK_BYTES, type Login } from './login-requests.js';
+import type { KnownCredentials } from './known-credentials.js';
+import { guardLogin, type LoginSettle } from './login-guard.js';
+import { ambiguousTarget, loginOf, loginUser, LOGIN_BODY_MAX_BYTES, type Login } from './login-requests.js';
 import type { Upstream } from './upstream.js';
 
 /** Everything one proxied request works with, read live from the running daemon. */
 export interface ProxyContext {
   readonly upstream: Upstream;
-  /** The data listener's realm, login throttle and metrics. */
+  /** The data listener's realm, login throttle, trusted proxies and metrics. */
   readonly gate: AuthGate;
   readonly metrics: UpstreamMetrics;
+  /** Basic credentials the product accepted lately (passthrough). */
+  readonly known: KnownCredentials;
   /** After every request: for the listener's request metrics, the health state and the log. */
   ended(end: ExchangeEnd & { method: string; url: string; client: string }): void;
-}
-
-/** A throttled login's bookkeeping: who, and the attempt begin() counted. */
-interface LoginAttempt {
-  client: string;
-  user: string;
-  attempt: Attempt;
-}
-
-function sendJson(res: ServerResponse, statusCode: number, headers: Record<string, string>, body: unknown, close: boolean): void {
-  const json = JSON.stringify(body);
-  if (close) res.shouldKeepAlive = false;
-  res.writeHead(statusCode, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json) });
-  res.end(json);
-}
-
-/**
- * One request on the data listener in front of the product. In order: the body limit on the
- * declared length, who the client is (trustedProxies), authentication ("functional": an account
- * of singleDbModeUsers; "passthrough": the login throttle on login requests), then the exchange
- * with the product (exchange.ts), whose answer counts as a failed or good login.
- */
-export function proxy(req: IncomingMessage, res: ServerResponse, ctx: ProxyContext): void {
-  const started = performance.now();
-  const peer = req.socket.remoteAddress ?? '';
-  const client = clientAddress(peer, req.headers['x-forwarded-for'], ctx.gate.trust());
-  const refuse = (statusCode: number, headers: Record<string, string>, body: unknown, outcome: UpstreamOutcome): void => {
-    // The body was not read: the connection cannot carry another request.
-    sendJson(res, statusCode, headers, body, !req.complete);
-    ctx.metrics.count(outcome);
-    ctx.ended({ status: statusCode, outcome, seconds: (performance.now() - started) / 1000, sent: 0, received: 0, method: req.method ?? '', url: req.url ?? '', client });
-  };
-  const url = req.url ?? '/';
-  if (!url.startsWith('/')) {
-    refuse(400, {}, errorBody(400, 'the data port takes origin-form request targets ("/api/..."), not a proxy request'), 'refused');
-    return;
-  }
-  const { bodyLimit } = ctx.upstream.settings;
-  const declared = req.headers['content-length'];
-  if (bodyLimit !== undefined && declared !== undefined && Number(declared) > bodyLimit) {
-    refuse(413, {}, errorBody(413, `the request body is over bodyHandler.bodyLimit (${bodyLimit} bytes)`), 'refused');
-    return;
-  }
-  if (ctx.upstream.settings.auth === 'functional') {
-    const outcome = authenticate(ctx.gate, req.headers.authorization, client);
-    const settle = (result: AuthOutcome): void => {
-      if (result.kind === 'ok') {
-        forward(req, res, ctx, { client, peer, started, account: result.account });
-        return;
-      }
-      const refusal = refusalResponse(ctx.gate, result);
-      refuse(refusal.statusCode, refusal.headers, refusal.body, 'refused');
-    };
-    if (outcome instanceof Promise) outcome.then(settle, () => refuse(500, {}, errorBody(500, 'internal error; see the keepd log'), 'refused'));
-    else settle(outcome);
-    return;
-  }
-  const login = loginOf(req.method ?? '', url, req.headers.authorization);
-  if (login === undefined) {
-    forward(req, res, ctx, { client, peer, started });
-    return;
-  }
-  const attempt = ctx.gate.throttle.begin(client);
-  if (attempt.wait > 0) {
-    const refusal = refusalResponse(ctx.gate, { kind: 'throttled', retryAfterSeconds: attempt.wait });
-    refuse(refusal.statusCode, refusal.headers, refusal.body, 'refused');
-    return;
-  }
-  forwardLogin(req, res, ctx, { client, peer, started }, login, attempt);
 }
 
 interface Who {
   client: string;
   peer: string;
   started: number;
+  tls: boolean;
   account?: Account;
 }
 
-/** A login: its user is read from the Basic header or the (small) JSON body, which is then forwarded as read. */
-function forwardLogin(req: IncomingMessage, res: ServerResponse, ctx: ProxyContext, who: Who, login: NonNullable<Login>, attempt: Attempt): void {
-  if (login.kind === 'basic') {
-    forward(req, res, ctx, who, undefined, { client: who.client, user: login.user, attempt });
+function sendJson(res: ServerResponse, statusCode: number, headers: Record<string, string>, body: unknown, close: boolean, tls: boolean): void {
+  const json = JSON.stringify(body);
+  if (close) res.shouldKeepAlive = false;
+  res.writeHead(statusCode, { ...headers, ...(tls ? { 'strict-transport-security': HSTS } : {}), 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json), 'cache-control': 'no-store' });
+  res.end(json);
+}
+
+/**
+ * One request on the data listener in front of the product. In order: a target keepd forwards
+ * as it sees it, the body limit on the declared length, who the client is (trustedProxies),
+ * authentication ("functional": an account of singleDbModeUsers; "passthrough": the login throttle
+ * on login requests), then the exchange with the product (exchange.ts), whose answer counts as a
+ * failed or good login.
+ */
+export function proxy(req: IncomingMessage, res: ServerResponse, ctx: ProxyContext): void {
+  const who: Who = { client: '', peer: req.socket.remoteAddress ?? '', started: performance.now(), tls: (req.socket as Partial<TLSSocket>).encrypted === true };
+  who.client = clientAddress(who.peer, req.headers['x-forwarded-for'], ctx.gate.trust());
+  const url = req.url ?? '/';
+  const refuse = (statusCode: number, headers: Record<string, string>, body: unknown, outcome: UpstreamOutcome = 'refused'): void => {
+    // A body not read to its end: the connection cannot carry another request.
+    sendJson(res, statusCode, headers, body, !req.complete, who.tls);
+    ctx.metrics.count(outcome);
+    ctx.ended({ status: statusCode, answered: 0, reached: false, outcome, seconds: (performance.now() - who.started) / 1000, sent: 0, received: 0, method: req.method ?? '', url, client: who.client });
+  };
+  if (!url.startsWith('/') || ambiguousTarget(url)) {
+    refuse(400, {}, errorBody(400, 'the data port takes plain origin-form targets ("/api/..."): no proxy-style URL, dot segments or backslashes'));
     return;
   }
-  const declared = Number(req.headers['content-length'] ?? NaN);
-  if (!(declared <= LOGIN_BODY_PEEK_BYTES)) {
-    forward(req, res, ctx, who, undefined, { client: who.client, user: '', attempt });
+  const { bodyLimit, auth } = ctx.upstream.settings;
+  const declared = req.headers['content-length'];
+  if (bodyLimit !== undefined && declared !== undefined && Number(declared) > bodyLimit) {
+    refuse(413, {}, errorBody(413, `the request body is over bodyHandler.bodyLimit (${bodyLimit} bytes)`));
+    return;
+  }
+  if (auth === 'functional') {
+    const settle = (result: AuthOutcome): void => {
+      if (res.destroyed) return;
+      if (result.kind !== 'ok') {
+        const refusal = refusalResponse(ctx.gate, result);
+        refuse(refusal.statusCode, refusal.headers, refusal.body);
+      } else forward(req, res, ctx, { ...who, account: result.account });
+    };
+    const outcome = authenticate(ctx.gate, req.headers.authorization, who.client);
+    if (outcome instanceof Promise) outcome.then(settle, () => refuse(500, {}, errorBody(500, 'internal error; see the keepd log')));
+    else settle(outcome);
+    return;
+  }
+  const login = loginOf(req.method ?? '', url, req.headers.authorization);
+  if (login === undefined) forward(req, res, ctx, who);
+  else passthroughLogin(req, res, ctx, who, login, refuse);
+}
+
+/**
+ * A login in passthrough mode (login-guard.ts): refused while its client is throttled, otherwise
+ * forwarded, and the product's answer tells the throttle. A JWT login's body is read first, for
+ * its username.
+ */
+function passthroughLogin(req: IncomingMessage, res: ServerResponse, ctx: ProxyContext, who: Who, login: NonNullable<Login>, refuse: (status: number, headers: Record<string, string>, body: unknown) => void): void {
+  const guard = guardLogin(ctx.gate, ctx.known, who.client, login, req.headers.authorization ?? '');
+  if ('refused' in guard) {
+    refuse(guard.refused.statusCode, guard.refused.headers, guard.refused.body);
+    return;
+  }
+  if (login.kind === 'basic') {
+    forward(req, res, ctx, who, undefined, guard.settleFor(login.user));
+    return;
+  }
+  readLoginBody(req, res, ctx, (body) => {
+    if (Buffer.isBuffer(body)) {
+      forward(req, res, ctx, who, body, guard.settleFor(loginUser(body)));
+      return;
+    }
+    guard.abandon();
+    if (body === 'too large') refuse(413, {}, errorBody(413, `a login body over ${LOGIN_BODY_MAX_BYTES} bytes`));
+    else if (body === 'stalled') refuse(408, {}, errorBody(408, `the request body stalled for ${ctx.upstream.settings.idleTimeoutMs} ms (httpIdleTimeout)`));
+    else ctx.metrics.count('aborted');
+  });
+}
+
+/** The whole (small) body of a login, or why not: too large, the client gone, stalled (httpIdleTimeout). */
+function readLoginBody(req: IncomingMessage, res: ServerResponse, ctx: ProxyContext, done: (body: Buffer | 'too large' | 'gone' | 'stalled') => void): void {
+  if (Number(req.headers['content-length'] ?? 0) > LOGIN_BODY_MAX_BYTES) {
+    done('too large');
     return;
   }
   if (expectsContinue(req)) res.writeContinue();
   const chunks: Buffer[] = [];
+  let size = 0;
   let settled = false;
-  // A login body that stalls is cut like any upload (httpIdleTimeout).
-  const stall = setTimeout(() => {
-    req.destroy();
-    res.destroy();
-  }, ctx.upstream.settings.idleTimeoutMs);
-  req.on('data', (chunk: Buffer) => {
-    chunks.push(chunk);
-    stall.refresh();
-  });
-  req.once('end', () => {
-    settled = true;
-    clearTimeout(stall);
-    const body = Buffer.concat(chunks);
-    forward(req, res, ctx, who, body, { client: who.client, user: loginUser(body), attempt });
-  });
-  // The client went away before its body was in: the attempt never ran.
-  req.once('close', () => {
-    clearTimeout(stall);
+  const settle = (result: Buffer | 'too large' | 'gone' | 'stalled'): void => {
     if (settled) return;
     settled = true;
-    ctx.gate.throttle.finish(who.client, '', 'none', attempt);
-    ctx.metrics.count('aborted');
+    clearTimeout(stall);
+    done(result);
+  };
+  const stall = setTimeout(() => settle('stalled'), ctx.upstream.settings.idleTimeoutMs);
+  req.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    stall.refresh();
+    if (size > LOGIN_BODY_MAX_BYTES) {
+      req.pause();
+      settle('too large');
+    } else chunks.push(chunk);
   });
+  req.once('end', () => settle(Buffer.concat(chunks)));
+  req.once('close', () => settle('gone'));
 }
 
-function forward(req: IncomingMessage, res: ServerResponse, ctx: ProxyContext, who: Who, body?: Buffer, login?: LoginAttempt): void {
-  const socket = req.socket as Partial<TLSSocket>;
-  const tls = socket.encrypted === true;
+function forward(req: IncomingMessage, res: ServerResponse, ctx: ProxyContext, who: Who, body?: Buffer, login?: LoginSettle): void {
   const headers = requestHeaders(req.rawHeaders, {
     client: who.client,
     peer: who.peer,
     peerTrusted: ctx.gate.trust()(who.peer),
-    proto: tls ? 'https' : 'http',
+    proto: who.tls ? 'https' : 'http',
     port: req.socket.localPort ?? 0,
     upstreamHost: ctx.upstream.host,
     ...(who.account ? { identity: { name: who.account.name, cn: who.account.CN } } : {}),
@@ -151,12 +153,15 @@ function forward(req: IncomingMessage, res: ServerResponse, ctx: ProxyContext, w
   const exchange = new Exchange(req, res, {
     upstream: ctx.upstream,
     metrics: ctx.metrics,
-    hsts: tls ? HSTS : undefined,
+    hsts: who.tls ? HSTS : undefined,
     started: who.started,
+    // The throttle learns at the product's status, not after its body: the attempt stops counting as running.
+    ...(login ? { answered: (status: number) => login(status, true) } : {}),
     ended: (end) => {
-      if (login) ctx.gate.throttle.finish(login.client, login.user, end.status === 401 ? 'failure' : end.status >= 200 && end.status < 300 ? 'success' : 'none', login.attempt);
+      login?.(end.answered, end.reached);
       ctx.ended({ ...end, method: req.method ?? '', url: req.url ?? '', client: who.client });
     },
   });
-  exchange.start(headers, body);
+  if (headers === undefined) exchange.refuse(400, 'a request with two Host or Authorization headers is not forwarded');
+  else exchange.start(headers, body);
 }

@@ -26,6 +26,8 @@ export class Upstream {
       bodyTimeout: settings.idleTimeoutMs,
       // Idle pooled connections outlive a burst but not the product's own idle close.
       keepAliveTimeout: 10_000,
+      // ...whatever Keep-Alive timeout the product announces.
+      keepAliveMaxTimeout: 10_000,
     });
   }
 

@@ -2,21 +2,27 @@ import { request as httpRequest, STATUS_CODES, type IncomingMessage } from 'node
 import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { authenticate, refusalResponse, type AuthGate, type AuthOutcome } from '../auth/authenticate.js';
+import { authenticate, refusalResponse, type AuthOutcome, type RefusalResponse } from '../auth/authenticate.js';
 import { clientAddress } from '../config/trusted-proxies.js';
-import { statusClass, type UpstreamMetrics } from '../metrics/upstream-metrics.js';
+import { statusClass, type UpstreamOutcome } from '../metrics/upstream-metrics.js';
 import { errorBody, HSTS } from '../support/http-answers.js';
-import { classifyFailure, failureBody, type UpstreamFailure } from './failures.js';
+import { classifyFailure, codedError, failureBody, type UpstreamFailure } from './failures.js';
 import { requestHeaders, responseHeaders } from './forward-headers.js';
-import type { Upstream } from './upstream.js';
+import { guardLogin, type LoginSettle } from './login-guard.js';
+import { ambiguousTarget, loginOf } from './login-requests.js';
+import type { ProxyContext } from './proxy.js';
 
-export interface TunnelContext {
-  readonly upstream: Upstream;
-  readonly gate: AuthGate;
-  readonly metrics: UpstreamMetrics;
-  /** The upstream could not be reached (for the health state and the log). */
-  failed(failure: UpstreamFailure): void;
-  reached(): void;
+/** The same context as a request's: upgrades are proxied requests too (metrics, throttle, health). */
+export type TunnelContext = ProxyContext;
+
+interface Upgrade {
+  req: IncomingMessage;
+  socket: Duplex;
+  head: Buffer;
+  client: string;
+  peer: string;
+  tls: boolean;
+  started: number;
 }
 
 /** An HTTP answer written on a socket that node's HTTP server has handed over (an upgrade request). */
@@ -36,87 +42,118 @@ function switchingHeaders(raw: readonly string[]): string[] {
   return out;
 }
 
-function refuseUpgrade(socket: Duplex, statusCode: number, headers: Record<string, string>, body: string): void {
-  const flat = Object.entries(headers).flat();
-  writeHead(socket, statusCode, [...flat, 'content-type', 'application/json; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'connection', 'close']);
-  socket.end(body);
+function answer(up: Upgrade, statusCode: number, headers: Record<string, string>, body: string): void {
+  const flat = [...Object.entries(headers).flat(), ...(up.tls ? ['strict-transport-security', HSTS] : [])];
+  writeHead(up.socket, statusCode, [...flat, 'content-type', 'application/json; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'connection', 'close']);
+  up.socket.end(body);
 }
 
 /**
- * A WebSocket upgrade (the product's event bus, the Domino console) through the gateway:
- * authenticated as any request in "functional" mode, then a tunnel of its own to the product,
- * whose answer (101, or a refusal such as 401) goes back to the client as the product sent it.
+ * A WebSocket upgrade (the product's event bus, the Domino console) through the gateway: the same
+ * checks as a request (target, functional account, or the login throttle for Basic credentials in
+ * passthrough), then a connection of its own to the product, whose answer (101, or a refusal such
+ * as 401) goes back to the client as the product sent it.
  */
 export function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: TunnelContext): void {
   socket.on('error', () => socket.destroy());
   const peer = req.socket.remoteAddress ?? '';
-  const client = clientAddress(peer, req.headers['x-forwarded-for'], ctx.gate.trust());
-  if (ctx.upstream.settings.auth !== 'functional') {
-    tunnel(req, socket, head, ctx, client, peer, undefined);
+  const up: Upgrade = { req, socket, head, peer, client: clientAddress(peer, req.headers['x-forwarded-for'], ctx.gate.trust()), tls: (req.socket as Partial<TLSSocket>).encrypted === true, started: performance.now() };
+  const end = (status: number, answered: number, reached: boolean, outcome: UpstreamOutcome, failure?: UpstreamFailure): void => {
+    ctx.metrics.count(outcome);
+    ctx.ended({ status, answered, reached, outcome, seconds: (performance.now() - up.started) / 1000, sent: 0, received: 0, method: req.method ?? 'GET', url: req.url ?? '/', client: up.client, ...(failure ? { failure } : {}) });
+  };
+  const refuse = (refusal: RefusalResponse): void => {
+    answer(up, refusal.statusCode, refusal.headers, JSON.stringify(refusal.body));
+    end(refusal.statusCode, 0, false, 'refused');
+  };
+  const url = req.url ?? '/';
+  if (!url.startsWith('/') || ambiguousTarget(url)) {
+    refuse({ statusCode: 400, headers: {}, body: errorBody(400, 'the data port takes plain origin-form targets ("/api/..."): no proxy-style URL, dot segments or backslashes') });
     return;
   }
-  const settle = (outcome: AuthOutcome): void => {
-    if (outcome.kind === 'ok') {
-      tunnel(req, socket, head, ctx, client, peer, { name: outcome.account.name, cn: outcome.account.CN });
-      return;
-    }
-    const refusal = refusalResponse(ctx.gate, outcome);
-    ctx.metrics.count('refused');
-    refuseUpgrade(socket, refusal.statusCode, refusal.headers, JSON.stringify(refusal.body));
-  };
-  const outcome = authenticate(ctx.gate, req.headers.authorization, client);
-  if (outcome instanceof Promise) outcome.then(settle, () => refuseUpgrade(socket, 500, {}, JSON.stringify(errorBody(500, 'internal error; see the keepd log'))));
-  else settle(outcome);
+  if (ctx.upstream.settings.auth === 'functional') {
+    const settle = (outcome: AuthOutcome): void => {
+      if (socket.destroyed) return; // gone while its password was checked
+      if (outcome.kind === 'ok') tunnel(up, ctx, end, { name: outcome.account.name, cn: outcome.account.CN });
+      else refuse(refusalResponse(ctx.gate, outcome));
+    };
+    const outcome = authenticate(ctx.gate, req.headers.authorization, up.client);
+    if (outcome instanceof Promise) outcome.then(settle, () => refuse({ statusCode: 500, headers: {}, body: errorBody(500, 'internal error; see the keepd log') }));
+    else settle(outcome);
+    return;
+  }
+  const login = loginOf(req.method ?? 'GET', url, req.headers.authorization);
+  if (!login) {
+    tunnel(up, ctx, end, undefined);
+    return;
+  }
+  const guard = guardLogin(ctx.gate, ctx.known, up.client, login, req.headers.authorization ?? '');
+  if ('refused' in guard) refuse(guard.refused);
+  else tunnel(up, ctx, end, undefined, guard.settleFor(login.kind === 'basic' ? login.user : ''));
 }
 
-function tunnel(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: TunnelContext, client: string, peer: string, identity: { name: string; cn: string | undefined } | undefined): void {
+type End = (status: number, answered: number, reached: boolean, outcome: UpstreamOutcome, failure?: UpstreamFailure) => void;
+
+function tunnel(up: Upgrade, ctx: TunnelContext, end: End, identity: { name: string; cn: string | undefined } | undefined, login?: LoginSettle): void {
   const { upstream } = ctx;
-  const tls = (req.socket as Partial<TLSSocket>).encrypted === true;
-  const headers = requestHeaders(req.rawHeaders, {
-    client,
-    peer,
-    peerTrusted: ctx.gate.trust()(peer),
-    proto: tls ? 'https' : 'http',
-    port: req.socket.localPort ?? 0,
-    upstreamHost: upstream.host,
-    upgrade: true,
-    ...(identity ? { identity } : {}),
-  });
+  const { req, socket } = up;
+  const headers = requestHeaders(req.rawHeaders, { client: up.client, peer: up.peer, peerTrusted: ctx.gate.trust()(up.peer), proto: up.tls ? 'https' : 'http', port: req.socket.localPort ?? 0, upstreamHost: upstream.host, upgrade: true, ...(identity ? { identity } : {}) });
+  if (headers === undefined) {
+    answer(up, 400, {}, JSON.stringify(errorBody(400, 'a request with two Host or Authorization headers is not forwarded')));
+    end(400, 0, false, 'refused');
+    login?.(0, false);
+    return;
+  }
+  const { settings } = upstream;
   const secure = upstream.url.protocol === 'https:';
-  const options = { host: upstream.url.hostname.replace(/^\[|\]$/g, ''), port: upstream.url.port || (secure ? 443 : 80), path: req.url, method: req.method, headers, agent: false as const, timeout: upstream.settings.connectTimeoutMs };
+  const options = { host: upstream.url.hostname.replace(/^\[|\]$/g, ''), port: upstream.url.port || (secure ? 443 : 80), path: req.url, method: req.method, headers, agent: false as const };
   const outgoing = secure ? httpsRequest({ ...options, ...(upstream.ca === undefined ? {} : { ca: upstream.ca }) }) : httpRequest(options);
-  const fail = (error: unknown): void => {
-    const { settings } = upstream;
+  let answered = 0;
+  let connected = false;
+  // Connecting, then waiting for the answer, each with its own limit; after the answer, failures only cut.
+  outgoing.setTimeout(settings.connectTimeoutMs, () => outgoing.destroy(codedError(connected ? 'KEEPD_RESPONSE_TIMEOUT' : 'UND_ERR_CONNECT_TIMEOUT', 'no answer')));
+  outgoing.once('socket', (upstreamSocket) => {
+    upstreamSocket.once(secure ? 'secureConnect' : 'connect', () => {
+      connected = true;
+      outgoing.setTimeout(settings.responseTimeoutMs);
+    });
+  });
+  let failed = false;
+  outgoing.on('error', (error) => {
+    if (answered > 0 || failed) {
+      socket.destroy();
+      return;
+    }
+    failed = true;
     const failure = classifyFailure(error, settings.origin, { connectMs: settings.connectTimeoutMs, responseMs: settings.responseTimeoutMs, idleMs: settings.idleTimeoutMs });
-    ctx.metrics.count(failure.outcome);
-    if (failure.statusCode === 502 || failure.statusCode === 504) ctx.failed(failure);
-    if (socket.writable) refuseUpgrade(socket, failure.statusCode, {}, failureBody(failure));
+    login?.(0, connected);
+    if (socket.writable) answer(up, failure.statusCode, {}, failureBody(failure));
     else socket.destroy();
-  };
-  outgoing.once('timeout', () => outgoing.destroy(Object.assign(new Error('no answer'), { code: 'UND_ERR_CONNECT_TIMEOUT' })));
-  outgoing.once('error', fail);
+    end(socket.writable ? failure.statusCode : 0, 0, connected, socket.writable ? failure.outcome : 'aborted', failure);
+  });
   socket.once('close', () => outgoing.destroy());
-  outgoing.once('upgrade', (answer: IncomingMessage, upstreamSocket: Duplex, upstreamHead: Buffer) => {
-    ctx.reached();
-    ctx.metrics.count('1xx');
+  outgoing.once('upgrade', (response: IncomingMessage, upstreamSocket: Duplex, upstreamHead: Buffer) => {
+    answered = 101;
     outgoing.setTimeout(0);
+    login?.(101, true);
+    end(101, 101, true, '1xx');
     upstreamSocket.on('error', () => socket.destroy());
-    socket.on('error', () => upstreamSocket.destroy());
     upstreamSocket.once('close', () => socket.destroy());
     socket.once('close', () => upstreamSocket.destroy());
-    // The 101 keeps its Upgrade and Connection headers: they are the point of it.
-    writeHead(socket, 101, switchingHeaders(answer.rawHeaders));
+    writeHead(socket, 101, switchingHeaders(response.rawHeaders));
     if (upstreamHead.length > 0) socket.write(upstreamHead);
-    if (head.length > 0) upstreamSocket.write(head);
+    if (up.head.length > 0) upstreamSocket.write(up.head);
     upstreamSocket.pipe(socket);
     socket.pipe(upstreamSocket);
   });
-  outgoing.once('response', (answer: IncomingMessage) => {
+  outgoing.once('response', (response: IncomingMessage) => {
     // The product said no (401, 404...): its answer as it is, then the connection closes.
-    ctx.reached();
-    ctx.metrics.count(statusClass(answer.statusCode ?? 502));
-    writeHead(socket, answer.statusCode ?? 502, [...responseHeaders(answer.rawHeaders, tls ? HSTS : undefined), 'connection', 'close']);
-    answer.pipe(socket);
+    answered = response.statusCode ?? 502;
+    outgoing.setTimeout(settings.idleTimeoutMs, () => socket.destroy());
+    login?.(answered, true);
+    end(answered, answered, true, statusClass(answered));
+    writeHead(socket, answered, [...responseHeaders(response.rawHeaders, up.tls ? HSTS : undefined), 'connection', 'close']);
+    response.pipe(socket);
   });
   outgoing.end();
 }

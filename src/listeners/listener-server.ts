@@ -154,7 +154,7 @@ export class ListenerServer {
     this.#app.addHook('onResponse', (request, reply, done) => {
       options.requests.record(name, request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000);
       if (logs(request.log, 'debug')) {
-        request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, account: request.account?.name, ms: Math.round(reply.elapsedTime * 10) / 10, remoteAddress: clientAddress(request.socket.remoteAddress ?? '', request.headers['x-forwarded-for'], options.trust()) }, 'request');
+        request.log.debug({ method: request.method, path: request.url.split('?')[0], status: reply.statusCode, account: request.account?.name, ms: Math.round(reply.elapsedTime * 10) / 10, remoteAddress: clientAddress(request.socket.remoteAddress ?? '', request.headers['x-forwarded-for'], options.trust()) }, 'request');
       }
       done();
     });

@@ -1,6 +1,7 @@
 /** The `code` of a Node system error (ENOENT, EADDRINUSE...), or '' for anything else. */
 export function errorCode(error: unknown): string {
-  return typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
+  if (typeof error !== 'object' || error === null || !('code' in error)) return '';
+  return typeof error.code === 'string' || typeof error.code === 'number' ? String(error.code) : '';
 }
 
 /** Why a file or directory could not be read, for an admin. */
