@@ -50,7 +50,7 @@ describe('trustedProxies: whose X-Forwarded-For names the client', () => {
 });
 
 describe('forwarded request headers', () => {
-  const ctx: ForwardContext = { client: '198.51.100.1', peer: '198.51.100.1', peerTrusted: false, proto: 'https', port: 8880, upstreamHost: '127.0.0.1:18880' };
+  const ctx: ForwardContext = { client: '198.51.100.1', peer: '198.51.100.1', peerTrusted: false, proto: 'https', port: 8880, upstreamHost: '127.0.0.1:18880', identity: undefined, upgrade: false };
   it('hop-by-hop (and those Connection names) are dropped; the rest keep their order and case', () => {
     const out = requestHeaders(['Host', 'keep.example.com', 'Connection', 'keep-alive, X-Secret', 'X-Secret', '1', 'Keep-Alive', '5', 'TE', 'trailers', 'Transfer-Encoding', 'chunked', 'Upgrade', 'h2c', 'Proxy-Authorization', 'Basic x', 'Expect', '100-continue', 'Accept', '*/*'], ctx);
     assert.deepEqual(pairs(out).slice(0, 2), [['Host', 'keep.example.com'], ['Accept', '*/*']]);

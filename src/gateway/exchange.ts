@@ -30,6 +30,10 @@ export interface ExchangeEnd {
   sent: number;
   received: number;
   failure?: UpstreamFailure;
+  method: string;
+  url: string;
+  /** The client address keepd believes (trustedProxies applied). */
+  client: string;
 }
 
 export interface ExchangeOptions {
@@ -38,6 +42,7 @@ export interface ExchangeOptions {
   hsts: string | undefined;
   /** When the request arrived (performance.now()). */
   started: number;
+  client: string;
   /** The product's final status, as soon as its headers arrive. */
   answered?: (status: number) => void;
   ended(end: ExchangeEnd): void;
@@ -247,6 +252,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#options.metrics.count(outcome);
     this.#options.metrics.bytes(sent, this.#received);
     const status = outcome === 'aborted' && !this.#res.headersSent ? 0 : this.#status;
-    this.#options.ended({ status, answered: this.#answered, reached: this.#reached, outcome, seconds: (performance.now() - this.#options.started) / 1000, sent, received: this.#received, ...(failure ? { failure } : {}) });
+    const end: ExchangeEnd = { status, answered: this.#answered, reached: this.#reached, outcome, seconds: (performance.now() - this.#options.started) / 1000, sent, received: this.#received, method: this.#req.method ?? '', url: this.#req.url ?? '', client: this.#options.client };
+    if (failure) end.failure = failure;
+    this.#options.ended(end);
   }
 }

@@ -15,17 +15,22 @@ const FORWARDING = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded
 /** Dropped from every request: keepd answers 100-continue itself, and sets identity and forwarding headers. */
 const ALWAYS_DROPPED = new Set([...HOP_BY_HOP, 'expect', IDENTITY_HEADERS.name, IDENTITY_HEADERS.cn]);
 
-/** Header names a `Connection` header lists: hop-by-hop for this message too. */
-function connectionTokens(raw: readonly string[]): Set<string> | undefined {
-  let tokens: Set<string> | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    if ((raw[i] ?? '').toLowerCase() !== 'connection') continue;
-    for (const token of (raw[i + 1] ?? '').split(',')) {
-      const name = token.trim().toLowerCase();
-      if (name !== '' && name !== 'close' && name !== 'keep-alive') (tokens ??= new Set()).add(name);
-    }
+/** Adds the header names a `Connection` value lists (hop-by-hop for this message too). */
+function addTokens(value: string, into: Set<string> | undefined): Set<string> | undefined {
+  let tokens = into;
+  for (const token of value.split(',')) {
+    const name = token.trim().toLowerCase();
+    if (name !== '' && name !== 'close' && name !== 'keep-alive' && name !== 'upgrade') (tokens ??= new Set()).add(name);
   }
   return tokens;
+}
+
+/** Removes the pairs whose names `Connection` listed (rare: most messages list none). */
+function withoutListed(pairs: string[], listed: Set<string> | undefined): string[] {
+  if (listed === undefined) return pairs;
+  const out: string[] = [];
+  for (let i = 0; i < pairs.length; i += 2) if (!listed.has((pairs[i] ?? '').toLowerCase())) out.push(pairs[i] ?? '', pairs[i + 1] ?? '');
+  return out;
 }
 
 export interface ForwardContext {
@@ -40,9 +45,9 @@ export interface ForwardContext {
   /** Host for requests that have none (HTTP/1.0): the upstream's. */
   upstreamHost: string;
   /** "functional" mode: the account keepd authenticated; its Authorization is not forwarded. */
-  identity?: { name: string; cn: string | undefined };
+  identity: { name: string; cn: string | undefined } | undefined;
   /** WebSocket: the Upgrade and Connection headers go through (the upstream must see them). */
-  upgrade?: boolean;
+  upgrade: boolean;
 }
 
 /**
@@ -52,55 +57,65 @@ export interface ForwardContext {
  * undefined: a request with two Host or two Authorization headers, which is not forwarded.
  */
 export function requestHeaders(raw: readonly string[], ctx: ForwardContext): string[] | undefined {
-  const out: string[] = [];
-  const listed = connectionTokens(raw);
+  let out: string[] = [];
+  let listed: Set<string> | undefined;
   let host: string | undefined;
   let authorizations = 0;
+  let upgrade = 'websocket';
+  // What a trusted proxy said about its client.
   let forwardedFor: string | undefined;
-  const kept = new Map<string, string>();
+  let proto: string | undefined;
+  let forwardedHost: string | undefined;
+  let forwardedPort: string | undefined;
+  let forwarded: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] ?? '';
     const value = raw[i + 1] ?? '';
     // `X_Forwarded_User` is `X-Forwarded-User` to servers that map `_` to `-` (CGI and its heirs).
     const lower = name.includes('_') ? name.toLowerCase().replaceAll('_', '-') : name.toLowerCase();
-    if (ALWAYS_DROPPED.has(lower) || listed?.has(lower)) continue;
+    if (lower === 'connection') listed = addTokens(value, listed);
+    else if (lower === 'upgrade') upgrade = value;
+    if (ALWAYS_DROPPED.has(lower)) continue;
     if (lower === 'authorization') {
       // Two credentials: keepd and the product might each read another one.
       if (++authorizations > 1) return undefined;
       if (ctx.identity) continue;
-    }
-    if (FORWARDING.has(lower)) {
-      if (!ctx.peerTrusted) continue;
-      if (lower === 'x-forwarded-for') forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
-      else if (!kept.has(lower)) kept.set(lower, value);
-      continue;
-    }
-    if (lower === 'host') {
+    } else if (lower === 'host') {
       if (host !== undefined) return undefined;
       host = value;
+    } else if (FORWARDING.has(lower)) {
+      if (!ctx.peerTrusted) continue;
+      if (lower === 'x-forwarded-for') forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+      else if (lower === 'x-forwarded-proto') proto ??= value;
+      else if (lower === 'x-forwarded-host') forwardedHost ??= value;
+      else if (lower === 'x-forwarded-port') forwardedPort ??= value;
+      else if (lower === 'forwarded') forwarded ??= value;
+      continue;
     }
     out.push(name, value);
   }
+  out = withoutListed(out, listed);
   if (host === undefined) out.push('host', ctx.upstreamHost);
-  out.push('x-forwarded-for', forwardedFor === undefined ? ctx.client : `${forwardedFor}, ${ctx.peer}`);
-  out.push('x-real-ip', ctx.client);
-  out.push('x-forwarded-proto', kept.get('x-forwarded-proto') ?? ctx.proto);
-  out.push('x-forwarded-host', kept.get('x-forwarded-host') ?? host ?? ctx.upstreamHost);
-  out.push('x-forwarded-port', kept.get('x-forwarded-port') ?? String(ctx.port));
-  const forwarded = kept.get('forwarded');
+  out.push(
+    'x-forwarded-for',
+    forwardedFor === undefined ? ctx.client : `${forwardedFor}, ${ctx.peer}`,
+    'x-real-ip',
+    ctx.client,
+    'x-forwarded-proto',
+    proto ?? ctx.proto,
+    'x-forwarded-host',
+    forwardedHost ?? host ?? ctx.upstreamHost,
+    'x-forwarded-port',
+    forwardedPort ?? String(ctx.port),
+  );
   if (forwarded !== undefined) out.push('forwarded', forwarded);
   if (ctx.identity) {
     // Percent-encoded UTF-8: account names may hold any character, header values may not.
     out.push(IDENTITY_HEADERS.name, encodeURIComponent(ctx.identity.name));
     if (ctx.identity.cn !== undefined) out.push(IDENTITY_HEADERS.cn, encodeURIComponent(ctx.identity.cn));
   }
-  if (ctx.upgrade) out.push('connection', 'upgrade', 'upgrade', upgradeOf(raw));
+  if (ctx.upgrade) out.push('connection', 'upgrade', 'upgrade', upgrade);
   return out;
-}
-
-function upgradeOf(raw: readonly string[]): string {
-  for (let i = 0; i < raw.length; i += 2) if ((raw[i] ?? '').toLowerCase() === 'upgrade') return raw[i + 1] ?? 'websocket';
-  return 'websocket';
 }
 
 /**
@@ -109,23 +124,24 @@ function upgradeOf(raw: readonly string[]): string {
  * added on TLS when the product has not set its own.
  */
 export function responseHeaders(raw: readonly (Buffer | string)[], hsts: string | undefined): string[] {
-  const strings = raw.map(String);
-  const listed = connectionTokens(strings);
-  const out: string[] = [];
+  let out: string[] = [];
+  let listed: Set<string> | undefined;
   let hasHsts = false;
-  for (let i = 0; i < strings.length; i += 2) {
-    const name = strings[i] ?? '';
+  for (let i = 0; i < raw.length; i += 2) {
+    // HTTP header bytes are latin1: no UTF-8 decoding on the way through.
+    const name = latin1(raw[i]);
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || listed?.has(lower)) continue;
+    const value = latin1(raw[i + 1]);
+    if (lower === 'connection') listed = addTokens(value, listed);
+    if (HOP_BY_HOP.has(lower)) continue;
     if (lower === 'strict-transport-security') hasHsts = true;
-    out.push(name, strings[i + 1] ?? '');
+    out.push(name, value);
   }
+  out = withoutListed(out, listed);
   if (hsts !== undefined && !hasHsts) out.push('strict-transport-security', hsts);
   return out;
 }
 
-/** The value of a header in a flat array (first occurrence, name compared case-insensitively). */
-export function headerValue(raw: readonly string[], name: string): string | undefined {
-  for (let i = 0; i < raw.length; i += 2) if ((raw[i] ?? '').toLowerCase() === name) return raw[i + 1];
-  return undefined;
+function latin1(value: Buffer | string | undefined): string {
+  return value === undefined ? '' : typeof value === 'string' ? value : value.toString('latin1');
 }

@@ -88,7 +88,7 @@ export class Gateway {
   #contexts(upstream: Upstream): void {
     const { gate, metrics, log, record } = this.#options;
     const health = this.#health;
-    const ended = (end: ExchangeEnd & { method: string; url: string; client: string }): void => {
+    const ended = (end: ExchangeEnd): void => {
       // Only a failure to connect says the product is down; an answer of any kind says it is up.
       if (end.failure?.down === true) health?.failed(end.failure.message);
       else if (end.answered > 0) health?.reached(undefined);

@@ -21,7 +21,7 @@ export interface ProxyContext {
   /** Basic credentials the product accepted lately (passthrough). */
   readonly known: KnownCredentials;
   /** After every request: for the listener's request metrics, the health state and the log. */
-  ended(end: ExchangeEnd & { method: string; url: string; client: string }): void;
+  readonly ended: (end: ExchangeEnd) => void;
 }
 
 interface Who {
@@ -72,7 +72,10 @@ export function proxy(req: IncomingMessage, res: ServerResponse, ctx: ProxyConte
       if (result.kind !== 'ok') {
         const refusal = refusalResponse(ctx.gate, result);
         refuse(refusal.statusCode, refusal.headers, refusal.body);
-      } else forward(req, res, ctx, { ...who, account: result.account });
+      } else {
+        who.account = result.account;
+        forward(req, res, ctx, who);
+      }
     };
     const outcome = authenticate(ctx.gate, req.headers.authorization, who.client);
     if (outcome instanceof Promise) outcome.then(settle, () => refuse(500, {}, errorBody(500, 'internal error; see the keepd log')));
@@ -148,7 +151,8 @@ function forward(req: IncomingMessage, res: ServerResponse, ctx: ProxyContext, w
     proto: who.tls ? 'https' : 'http',
     port: req.socket.localPort ?? 0,
     upstreamHost: ctx.upstream.host,
-    ...(who.account ? { identity: { name: who.account.name, cn: who.account.CN } } : {}),
+    identity: who.account ? { name: who.account.name, cn: who.account.CN } : undefined,
+    upgrade: false,
   });
   const exchange = new Exchange(req, res, {
     upstream: ctx.upstream,
@@ -156,11 +160,16 @@ function forward(req: IncomingMessage, res: ServerResponse, ctx: ProxyContext, w
     hsts: who.tls ? HSTS : undefined,
     started: who.started,
     // The throttle learns at the product's status, not after its body: the attempt stops counting as running.
-    ...(login ? { answered: (status: number) => login(status, true) } : {}),
-    ended: (end) => {
-      login?.(end.answered, end.reached);
-      ctx.ended({ ...end, method: req.method ?? '', url: req.url ?? '', client: who.client });
-    },
+    client: who.client,
+    ...(login
+      ? {
+          answered: (status: number) => login(status, true),
+          ended: (end: ExchangeEnd) => {
+            login(end.answered, end.reached);
+            ctx.ended(end);
+          },
+        }
+      : { ended: ctx.ended }),
   });
   if (headers === undefined) exchange.refuse(400, 'a request with two Host or Authorization headers is not forwarded');
   else exchange.start(headers, body);

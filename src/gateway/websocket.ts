@@ -97,7 +97,7 @@ type End = (status: number, answered: number, reached: boolean, outcome: Upstrea
 function tunnel(up: Upgrade, ctx: TunnelContext, end: End, identity: { name: string; cn: string | undefined } | undefined, login?: LoginSettle): void {
   const { upstream } = ctx;
   const { req, socket } = up;
-  const headers = requestHeaders(req.rawHeaders, { client: up.client, peer: up.peer, peerTrusted: ctx.gate.trust()(up.peer), proto: up.tls ? 'https' : 'http', port: req.socket.localPort ?? 0, upstreamHost: upstream.host, upgrade: true, ...(identity ? { identity } : {}) });
+  const headers = requestHeaders(req.rawHeaders, { client: up.client, peer: up.peer, peerTrusted: ctx.gate.trust()(up.peer), proto: up.tls ? 'https' : 'http', port: req.socket.localPort ?? 0, upstreamHost: upstream.host, upgrade: true, identity });
   if (headers === undefined) {
     answer(up, 400, {}, JSON.stringify(errorBody(400, 'a request with two Host or Authorization headers is not forwarded')));
     end(400, 0, false, 'refused');
