@@ -15,6 +15,7 @@ import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { indexAccounts } from '../src/accounts/accounts.js';
 import { LoginThrottle } from '../src/accounts/login-throttle.js';
@@ -25,6 +26,7 @@ import { trustTest } from '../src/config/trusted-proxies.js';
 import { authenticate, type AuthGate, type AuthOutcome } from '../src/auth/authenticate.js';
 import { KeepdMetrics } from '../src/metrics/keepd-metrics.js';
 import { freePortFor } from './lib/free-port.js';
+import { SECTION_MARKER as GATEWAY_SECTION } from './lib/gateway-report.js';
 import { has, median, parseAb, parseSTime, parseWrk, pinned, run, spread } from './lib/measure-tools.js';
 import { CLI, REPO_ROOT, summarize, TLS_FIXTURES } from './lib/spawn-keepd.js';
 
@@ -396,7 +398,17 @@ if (options.save) {
   const previous = await readFile(doc, 'utf8').catch(() => '');
   const marker = '<!-- bench:latest -->';
   const head = previous.includes(marker) ? previous.slice(0, previous.indexOf(marker)) : '# Benchmarks\n\nWritten by `npm run bench -- --save` (scripts/bench.ts).\n\n';
-  await writeFile(doc, `${head}${marker}\n${table}\n`);
+  // The gateway section after this one is bench-gateway.ts's: kept as it is.
+  const gatewayAt = previous.indexOf(GATEWAY_SECTION);
+  const tail = gatewayAt >= 0 && gatewayAt > previous.indexOf(marker) ? `\n${previous.slice(gatewayAt)}` : '';
+  await writeFile(doc, `${head}${marker}\n${table}\n${tail}`);
   log(`wrote ${doc}`);
 }
-process.exitCode = targets.every(([, met]) => met) ? 0 : 1;
+
+// The gateway part (scripts/bench-gateway.ts) with the same options: its own servers, its own section of the document.
+const gateway = await new Promise<number | null>((resolve) => {
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./bench-gateway.js', import.meta.url)), ...process.argv.slice(2)], { stdio: 'inherit' });
+  child.once('error', () => resolve(null));
+  child.once('exit', (code) => resolve(code));
+});
+process.exitCode = targets.every(([, met]) => met) && gateway === 0 ? 0 : 1;
