@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -9,7 +9,7 @@ import { request, TEST_CA } from './helpers/http-client.js';
 import { startProductStandIn, type ProductStandIn } from './helpers/product-stand-in.js';
 import { runCli } from './helpers/run-cli.js';
 import { tempDir } from './helpers/temp-dir.js';
-import { USERS } from './helpers/test-config.js';
+import { tlsFixture, USERS } from './helpers/test-config.js';
 
 interface Failure {
   statusCode: number;
@@ -95,7 +95,8 @@ describe('gateway: the product down, slow, moved', () => {
     const echoes = (): number => second.seen.filter((r) => r.url === '/echo/headers').length;
     const seenBySecond = echoes();
     await writeFile(path.join(gw.dir, 'z-gateway.json'), JSON.stringify({ listeners: { data: { upstream: { url: second.url, responseTimeoutMs: 400 } } } }));
-    await gw.keepd.waitForLog((line) => /configuration generation \d+ applied/.test(line.msg));
+    const applied = await gw.keepd.waitForLog((line) => /configuration generation \d+ applied/.test(line.msg));
+    assert.ok((applied.changes as string[]).includes(`data: upstream ${gw.product.url} -> ${second.url}`), JSON.stringify(applied.changes));
     const next = await viaAgent(agent, gw.data('/echo/headers'));
     assert.equal(next.status, 200);
     assert.equal(next.localPort, first.localPort, 'the same connection to keepd');
@@ -122,5 +123,27 @@ describe('gateway: configuration', () => {
     assert.match(text, /listeners\.data\.upstream\.url.*http or https, no path/);
     assert.match(text, /listeners\.data\.upstream\.auth.*"passthrough"/);
     assert.match(text, /trustedProxies\[0\].*prefix length from 0 to 32/);
+  });
+});
+
+describe('gateway: an https upstream', () => {
+  it('with caFile: verified and served; without: 502 naming caFile; a CA file that is not one: refused at load', async () => {
+    const product = await startProductStandIn({ tls: { key: await readFile(tlsFixture('server.key.pem')), cert: await readFile(tlsFixture('server.chain.pem')) } });
+    const gw = await startGateway({ upstream: { url: product.url, caFile: tlsFixture('ca.cert.pem') } });
+    try {
+      const hello = await request(gw.data('/hello'));
+      assert.deepEqual([hello.status, hello.body], [200, 'hello world\n']);
+      await writeFile(path.join(gw.dir, 'z-gateway.json'), JSON.stringify({ listeners: { data: { upstream: { url: product.url } } } }));
+      await gw.keepd.waitForLog((line) => /configuration generation 2 applied/.test(line.msg));
+      const untrusted = await request(gw.data('/hello'));
+      assert.equal(untrusted.status, 502);
+      assert.match((untrusted.json() as Failure).message, /certificate keepd does not trust .*caFile/);
+      await writeFile(path.join(gw.dir, 'z-gateway.json'), JSON.stringify({ listeners: { data: { upstream: { url: product.url, caFile: tlsFixture('server.key.pem') } } } }));
+      await gw.keepd.waitForLog((line) => /configuration refused/.test(line.msg) && /caFile.*not a PEM file of CA certificates/s.test(JSON.stringify(line)));
+    } finally {
+      await gw.keepd.stop();
+      await gw.product.close();
+      await product.close();
+    }
   });
 });

@@ -115,6 +115,8 @@ describe('gateway: a product that answers badly', () => {
       '/not-modified': 'HTTP/1.1 304 Not Modified\r\netag: "1"\r\ncontent-length: 10\r\n\r\n',
       '/garbage': 'HTTX/9 what\r\n\r\n',
       '/ws-stall': 'HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n0123456789',
+      // Takes an upload and waits for all of it (which never comes).
+      '/sink': () => undefined,
     });
     const dir = await tempDir({
       'functionalUsers.json': await functionalUsers(),
@@ -144,6 +146,12 @@ describe('gateway: a product that answers badly', () => {
     }
     const next = await request(data('/api/v1/auth'), { method: 'POST', body: { username: 'carol', password: 'x' }, localAddress: client });
     assert.equal(next.status, 429);
+  });
+
+  it('an upload that stalls is cut after httpIdleTimeout with 408', async () => {
+    const answer = await raw(keepd.ports.data ?? 0, 'PUT /sink HTTP/1.1\r\nHost: x\r\ncontent-length: 100\r\n\r\n0123456789');
+    assert.match(answer, /^HTTP\/1\.1 408 /);
+    assert.match(answer, /stalled for 1000 ms \(httpIdleTimeout\)/);
   });
 
   it('a reason phrase node will not send: the standard one instead', async () => {

@@ -70,11 +70,19 @@ export type Decision =
  * a listener about to be rebound or stopped, so it must get its answer before (it cannot say how
  * the change went); otherwise after, with any errors.
  */
+/** The gateway's upstream, when a reload changes it (applied in place: no listener work). */
+function upstreamChange(current: PreparedConfig, next: PreparedConfig): string[] {
+  if (JSON.stringify(current.upstream) === JSON.stringify(next.upstream)) return [];
+  const was = current.upstream?.settings.origin ?? 'none';
+  const now = next.upstream?.settings.origin ?? 'none';
+  return [`data: upstream ${was === now ? `${now} (settings)` : `${was} -> ${now}`}`];
+}
+
 export function decide(current: PreparedConfig, next: PreparedConfig, running: Partial<Record<ListenerName, RunningListener>>, callerOn: ListenerName): Decision {
   const changes = plan(running, next);
   const configChanged = configurationChanged(current, next);
   if (!configChanged && changes.length === 0) return { status: 'unchanged' };
-  const described = [...(configChanged ? ['configuration'] : []), ...changes.map((c) => `${c.name}: ${c.action} (${c.reason})`)];
+  const described = [...(configChanged ? ['configuration'] : []), ...upstreamChange(current, next), ...changes.map((c) => `${c.name}: ${c.action} (${c.reason})`)];
   const answerFirst = changes.some((c) => c.name === callerOn && (c.action === 'rebind' || c.action === 'stop'));
   return { status: 'apply', changes, described, answerFirst };
 }
