@@ -1,5 +1,16 @@
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
 import type { UpstreamSettings } from '../config/upstream-settings.js';
+
+/**
+ * undici, loaded on first use: evaluating it (its HTTP parser is WebAssembly) costs ~50 ms and
+ * ~10 MB at start, which a keepd without an upstream should not pay.
+ */
+let client: typeof import('undici') | undefined;
+
+/** Loads the upstream client; prepare.ts calls it before any configuration with an upstream is used. */
+export async function loadUpstreamClient(): Promise<void> {
+  client ??= await import('undici');
+}
 
 /**
  * The product's data port as keepd talks to it: one undici Pool of kept-alive connections (the
@@ -20,7 +31,8 @@ export class Upstream {
     this.ca = ca;
     this.url = new URL(settings.origin);
     this.host = this.url.host;
-    this.pool = new Pool(settings.origin, {
+    if (!client) throw new Error('the upstream client is not loaded (loadUpstreamClient)');
+    this.pool = new client.Pool(settings.origin, {
       connect: { timeout: settings.connectTimeoutMs, ...(ca === undefined ? {} : { ca }) },
       headersTimeout: settings.responseTimeoutMs,
       bodyTimeout: settings.idleTimeoutMs,

@@ -11,6 +11,7 @@ import { resolveTlsPolicy, type TlsPolicy } from '../tls/tls-policy.js';
 import type { PreparedListener } from '../listeners/prepared-listener.js';
 import { trustTest, type TrustTest } from '../config/trusted-proxies.js';
 import { resolveUpstream, type UpstreamSettings } from '../config/upstream-settings.js';
+import { loadUpstreamClient } from '../gateway/upstream.js';
 import { readRegularFile } from '../config/safe-read.js';
 import { describeReadFailure } from '../config/read-failure.js';
 import { createSecureContext } from 'node:tls';
@@ -59,6 +60,7 @@ const CA_FILE_LIMITS = { maxBytes: 1024 * 1024, deadlineMs: 5000 };
 /** The upstream's settings and CA bundle (read and checked now: a bad file is a problem, not a failed request later). */
 async function prepareUpstream(loaded: LoadedConfig, problems: ConfigProblem[]): Promise<PreparedConfig['upstream']> {
   const settings = resolveUpstream(loaded.config, loaded.configDir);
+  if (settings) await loadUpstreamClient();
   if (!settings?.caFile) return settings && { settings, ca: undefined };
   const at = ['listeners', 'data', 'upstream', 'caFile'];
   const read = await readRegularFile(settings.caFile, CA_FILE_LIMITS);
