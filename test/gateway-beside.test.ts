@@ -62,6 +62,7 @@ describe('beside the product: one keepconfig.d for both', () => {
     assert.deepEqual(sources.httpIdleTimeout, { value: 300, source: 'timeout.json' });
     assert.deepEqual(sources['bodyHandler.bodyLimit'], { value: 128000000, source: 'changefilesize.json' });
     assert.deepEqual(sources['listeners.data.upstream.url'], { value: 'http://127.0.0.1:18880', source: 'keepd.json' });
+    assert.deepEqual(sources['listeners.data.upstream.auth'], { value: 'passthrough', source: 'default' }, 'a setting, not a secret: shown');
     assert.equal(sources['bodyHandler.uploadsDirectory']?.value, 'keep-file-uploads.d', 'a product key keepd does not use is kept');
   });
 });

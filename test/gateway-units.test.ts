@@ -57,8 +57,10 @@ describe('forwarded request headers', () => {
     for (const name of ['connection', 'x-secret', 'keep-alive', 'te', 'transfer-encoding', 'upgrade', 'proxy-authorization', 'expect']) assert.deepEqual(get(out, name), [], name);
   });
   it('X-Forwarded-* and X-Real-IP from an untrusted peer are replaced; from a trusted one kept and extended', () => {
-    const raw = ['X-Forwarded-For', '203.0.113.9', 'X-Real-IP', '203.0.113.9', 'X-Forwarded-Proto', 'http', 'Forwarded', 'for=203.0.113.9'];
+    const raw = ['X-Forwarded-For', '203.0.113.9', 'X-Real-IP', '203.0.113.9', 'X-Forwarded-Proto', 'http', 'Forwarded', 'for=203.0.113.9', 'X-Forwarded-Prefix', '/evil'];
     const untrusted = requestHeaders(raw, ctx);
+    assert.deepEqual(get(untrusted, 'x-forwarded-prefix'), [], 'any X-Forwarded-* from an untrusted peer');
+    assert.deepEqual(get(requestHeaders(raw, { ...ctx, peerTrusted: true }), 'x-forwarded-prefix'), ['/evil'], 'a trusted proxy’s go through');
     assert.deepEqual([get(untrusted, 'x-forwarded-for'), get(untrusted, 'x-real-ip'), get(untrusted, 'x-forwarded-proto'), get(untrusted, 'forwarded')], [['198.51.100.1'], ['198.51.100.1'], ['https'], []]);
     const trusted = requestHeaders(raw, { ...ctx, client: '203.0.113.9', peer: '10.0.0.1', peerTrusted: true });
     assert.deepEqual([get(trusted, 'x-forwarded-for'), get(trusted, 'x-real-ip'), get(trusted, 'x-forwarded-proto'), get(trusted, 'forwarded')], [['203.0.113.9, 10.0.0.1'], ['203.0.113.9'], ['http'], ['for=203.0.113.9']]);
@@ -177,6 +179,7 @@ describe('upstream failures, as the client and the log see them', () => {
     ['KEEPD_UPLOAD_STALLED', 408, 'aborted', /request body stalled/],
     ['EWHATEVER', 502, 'unreachable', /failed to answer \(EWHATEVER\)/],
     ['UND_ERR_INVALID_ARG', 400, 'refused', /cannot be forwarded as it is/],
+    ['ETIMEDOUT', 504, 'timeout', /did not accept a connection/],
     ['HPE_INVALID_HEADER_TOKEN', 502, 'unreachable', /malformed answer \(HPE_INVALID_HEADER_TOKEN\)/],
     ['', 502, 'unreachable', /keepd cannot pass on/],
   ];
@@ -191,6 +194,7 @@ describe('upstream failures, as the client and the log see them', () => {
   it('only a failure to connect says the product is down', () => {
     const down = (code: string): boolean => classifyFailure(codedError(code, 'x'), 'http://u', timeouts).down;
     assert.deepEqual(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'CERT_HAS_EXPIRED'].map(down), [true, true, true, true]);
+    assert.equal(down('ETIMEDOUT'), true);
     assert.deepEqual(['UND_ERR_HEADERS_TIMEOUT', 'KEEPD_RESPONSE_TIMEOUT', 'UND_ERR_SOCKET', 'UND_ERR_INVALID_ARG', 'HPE_INVALID_CONSTANT', 'ECONNRESET'].map(down), [false, false, false, false, false, false]);
   });
 });

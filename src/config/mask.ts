@@ -1,5 +1,5 @@
 import { displayAccountName } from './account-name.js';
-import { isJsonObject, setOwn, type Json, type JsonObject } from './json.js';
+import { getOwn, isJsonObject, setOwn, valueAt, type Json, type JsonObject } from './json.js';
 
 export const MASK = '***';
 
@@ -235,7 +235,23 @@ export function maskConfig(config: JsonObject): JsonObject {
   }
   const identity = out.identity;
   if (isJsonObject(identity)) setOwn(out, 'identity', withDisplayedAccountNames(identity));
+  for (const setting of SETTINGS) showSetting(config, out, setting);
   return out;
+}
+
+/**
+ * keepd's own keys whose names sound secret but hold a setting: shown when they hold one of their
+ * valid values (anything else, a password pasted in the wrong place perhaps, stays masked).
+ */
+const SETTINGS: readonly { path: readonly string[]; values: ReadonlySet<string> }[] = [{ path: ['listeners', 'data', 'upstream', 'auth'], values: new Set(['passthrough', 'functional']) }];
+
+function showSetting(config: JsonObject, masked: JsonObject, setting: (typeof SETTINGS)[number]): void {
+  const value = valueAt(config, setting.path);
+  if (typeof value !== 'string' || !setting.values.has(value)) return;
+  let target: Json | undefined = masked;
+  for (const step of setting.path.slice(0, -1)) target = isJsonObject(target) ? getOwn(target, step) : undefined;
+  const last = setting.path[setting.path.length - 1];
+  if (isJsonObject(target) && last !== undefined) setOwn(target, last, value);
 }
 
 /** Account names as keepd shows them (account-name.ts): `user:password` pasted as a name shows `user:***`. */

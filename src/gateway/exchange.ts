@@ -264,7 +264,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #finish(outcome: UpstreamOutcome, failure?: UpstreamFailure): void {
     if (this.#done) return;
     this.#done = true;
-    const sent = this.#meter ? this.#meter.bytes : this.#sent || Number(this.#req.headers['content-length'] ?? 0);
+    // Nothing was sent of a request keepd refused before dispatching it.
+    const sent = this.#meter ? this.#meter.bytes : outcome === 'refused' && !this.#reached ? 0 : this.#sent || Number(this.#req.headers['content-length'] ?? 0);
     this.#options.metrics.count(outcome);
     this.#options.metrics.bytes(sent, this.#received);
     const status = outcome === 'aborted' && !this.#res.headersSent ? 0 : this.#status;

@@ -27,7 +27,7 @@ export class BodyTooLarge extends Error {
 const TLS_CODES = /^(?:CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|ERR_TLS_CERT_ALTNAME_INVALID|ERR_SSL_)/;
 
 /** Failures that say the product's data port cannot be reached at all: only these change its health. */
-const DOWN_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
+const DOWN_CODES = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
 
 interface Timeouts {
   connectMs: number;
@@ -55,6 +55,8 @@ function describe(code: string, origin: string, timeouts: Timeouts): Omit<Upstre
     case 'UND_ERR_SOCKET':
     case 'ECONNRESET':
       return { statusCode: 502, outcome: 'unreachable', message: `the product at ${origin} closed the connection before it answered` };
+    case 'ETIMEDOUT':
+      return { statusCode: 504, outcome: 'timeout', message: `the product at ${origin} did not accept a connection (the network gave up waiting)` };
     case 'ECONNREFUSED':
       return { statusCode: 502, outcome: 'unreachable', message: `the product at ${origin} refused the connection: is it running?` };
     case 'ENOTFOUND':

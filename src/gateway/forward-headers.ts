@@ -83,13 +83,15 @@ export function requestHeaders(raw: readonly string[], ctx: ForwardContext): str
     } else if (lower === 'host') {
       if (host !== undefined) return undefined;
       host = value;
-    } else if (FORWARDING.has(lower)) {
+    } else if (FORWARDING.has(lower) || lower.startsWith('x-forwarded-')) {
       if (!ctx.peerTrusted) continue;
       if (lower === 'x-forwarded-for') forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
       else if (lower === 'x-forwarded-proto') proto ??= value;
       else if (lower === 'x-forwarded-host') forwardedHost ??= value;
       else if (lower === 'x-forwarded-port') forwardedPort ??= value;
       else if (lower === 'forwarded') forwarded ??= value;
+      // Other X-Forwarded-* (Prefix, Server, Ssl...): a trusted proxy's go through as they are.
+      else if (!FORWARDING.has(lower)) out.push(name, value);
       continue;
     }
     out.push(name, value);

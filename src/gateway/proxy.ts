@@ -92,7 +92,7 @@ export function proxy(req: IncomingMessage, res: ServerResponse, ctx: ProxyConte
  * forwarded, and the product's answer tells the throttle. A JWT login's body is read first, for
  * its username.
  */
-function passthroughLogin(req: IncomingMessage, res: ServerResponse, ctx: ProxyContext, who: Who, login: NonNullable<Login>, refuse: (status: number, headers: Record<string, string>, body: unknown) => void): void {
+function passthroughLogin(req: IncomingMessage, res: ServerResponse, ctx: ProxyContext, who: Who, login: NonNullable<Login>, refuse: (status: number, headers: Record<string, string>, body: unknown, outcome?: UpstreamOutcome) => void): void {
   const guard = guardLogin(ctx.gate, ctx.known, who.client, login, req.headers.authorization ?? '');
   if ('refused' in guard) {
     refuse(guard.refused.statusCode, guard.refused.headers, guard.refused.body);
@@ -109,8 +109,11 @@ function passthroughLogin(req: IncomingMessage, res: ServerResponse, ctx: ProxyC
     }
     guard.abandon();
     if (body === 'too large') refuse(413, {}, errorBody(413, `a login body over ${LOGIN_BODY_MAX_BYTES} bytes`));
-    else if (body === 'stalled') refuse(408, {}, errorBody(408, `the request body stalled for ${ctx.upstream.settings.idleTimeoutMs} ms (httpIdleTimeout)`));
-    else ctx.metrics.count('aborted');
+    else if (body === 'stalled') refuse(408, {}, errorBody(408, `the request body stalled for ${ctx.upstream.settings.idleTimeoutMs} ms (httpIdleTimeout)`), 'aborted');
+    else {
+      ctx.metrics.count('aborted');
+      ctx.ended({ status: 0, answered: 0, reached: false, outcome: 'aborted', seconds: (performance.now() - who.started) / 1000, sent: 0, received: 0, method: req.method ?? '', url: req.url ?? '', client: who.client });
+    }
   });
 }
 

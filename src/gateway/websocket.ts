@@ -97,6 +97,7 @@ type End = (status: number, answered: number, reached: boolean, outcome: Upstrea
 function tunnel(up: Upgrade, ctx: TunnelContext, end: End, identity: { name: string; cn: string | undefined } | undefined, login?: LoginSettle): void {
   const { upstream } = ctx;
   const { req, socket } = up;
+  const { settings } = upstream;
   const headers = requestHeaders(req.rawHeaders, { client: up.client, peer: up.peer, peerTrusted: ctx.gate.trust()(up.peer), proto: up.tls ? 'https' : 'http', port: req.socket.localPort ?? 0, upstreamHost: upstream.host, upgrade: true, identity });
   if (headers === undefined) {
     answer(up, 400, {}, JSON.stringify(errorBody(400, 'a request with two Host or Authorization headers is not forwarded')));
@@ -104,14 +105,14 @@ function tunnel(up: Upgrade, ctx: TunnelContext, end: End, identity: { name: str
     login?.(0, false);
     return;
   }
-  const { settings } = upstream;
   const secure = upstream.url.protocol === 'https:';
-  const options = { host: upstream.url.hostname.replace(/^\[|\]$/g, ''), port: upstream.url.port || (secure ? 443 : 80), path: req.url, method: req.method, headers, agent: false as const };
+  // `timeout` here (unlike setTimeout()) runs from before the connection: the connect limit.
+  const options = { host: upstream.url.hostname.replace(/^\[|\]$/g, ''), port: upstream.url.port || (secure ? 443 : 80), path: req.url, method: req.method, headers, agent: false as const, timeout: settings.connectTimeoutMs };
   const outgoing = secure ? httpsRequest({ ...options, ...(upstream.ca === undefined ? {} : { ca: upstream.ca }) }) : httpRequest(options);
   let answered = 0;
   let connected = false;
   // Connecting, then waiting for the answer, each with its own limit; after the answer, failures only cut.
-  outgoing.setTimeout(settings.connectTimeoutMs, () => outgoing.destroy(codedError(connected ? 'KEEPD_RESPONSE_TIMEOUT' : 'UND_ERR_CONNECT_TIMEOUT', 'no answer')));
+  outgoing.on('timeout', () => outgoing.destroy(codedError(connected ? 'KEEPD_RESPONSE_TIMEOUT' : 'UND_ERR_CONNECT_TIMEOUT', 'no answer')));
   outgoing.once('socket', (upstreamSocket) => {
     upstreamSocket.once(secure ? 'secureConnect' : 'connect', () => {
       connected = true;

@@ -72,7 +72,7 @@ export class UpstreamMetrics {
       `keepd_upstream_bytes_total{direction="received"} ${this.#received}`,
     );
     if (this.#up !== undefined) {
-      lines.push('# HELP keepd_upstream_up 1 when the last probe of the product\'s data port got an HTTP answer, 0 when not.', '# TYPE keepd_upstream_up gauge', `keepd_upstream_up ${this.#up}`);
+      lines.push('# HELP keepd_upstream_up 1 when the product\'s data port answered at the last probe or proxied request, 0 when keepd could not connect.', '# TYPE keepd_upstream_up gauge', `keepd_upstream_up ${this.#up}`);
     }
     if (this.#probeSeconds !== undefined) {
       lines.push('# HELP keepd_upstream_probe_duration_seconds How long the last successful probe of the product took.', '# TYPE keepd_upstream_probe_duration_seconds gauge', `keepd_upstream_probe_duration_seconds ${this.#probeSeconds}`);
