@@ -15,7 +15,8 @@ const echoed = async (gw: Gateway, options: Parameters<typeof request>[1]): Prom
 describe('gateway: functional mode (keepd authenticates, the product trusts its headers)', () => {
   let gw: Gateway;
   before(async () => {
-    gw = await startGateway({ upstream: { auth: 'functional' } });
+    const { createSecret } = await import('../src/accounts/secret.js');
+    gw = await startGateway({ upstream: { auth: 'functional' }, extra: { identity: { singleDbModeUsers: { 'Lone CN': { active: true, CN: 'CN=\udfff', secret: await createSecret('lone-pw') } } } } });
   });
   after(async () => {
     await gw.keepd.stop();
@@ -39,6 +40,12 @@ describe('gateway: functional mode (keepd authenticates, the product trusts its 
     assert.equal(headers.authorization, undefined);
     assert.equal(headers['x-forwarded-user'], encodeURIComponent(USERS.data[0]));
     assert.notEqual(headers['x-forwarded-user-cn'], 'CN=Admin');
+  });
+
+  it('an account whose CN UTF-8 cannot hold (a lone surrogate) is forwarded with U+FFFD; keepd stays up', async () => {
+    const { headers, status } = await echoed(gw, { auth: ['Lone CN', 'lone-pw'] });
+    assert.equal(status, 200);
+    assert.equal(headers['x-forwarded-user-cn'], 'CN%3D%EF%BF%BD');
   });
 
   it('WebSocket upgrades need the account too', async () => {

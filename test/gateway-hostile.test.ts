@@ -74,21 +74,47 @@ describe('gateway under attack: the login throttle holds (passthrough)', () => {
     assert.match(await chunked('bob', 'again'), /^HTTP\/1\.1 429 /);
   });
 
-  it('Basic credentials “known” from a public route cannot launder guesses', async () => {
+  it('Basic credentials that got a 2xx from a public route are still logins: guesses cannot be laundered', async () => {
     const client = '127.0.0.36';
-    for (let i = 0; i < 4; i++) {
-      // Each guess first gets a 200 from a route that ignores credentials, then a 401 where it counts.
+    for (let i = 0; i < 2; i++) {
       assert.equal((await request(gw.data('/hello'), { auth: ['bob', `l${i}`], localAddress: client })).status, 200);
       assert.equal((await request(gw.data('/api/v1/userinfo'), { auth: ['bob', `l${i}`], localAddress: client })).status, 401);
     }
-    assert.equal((await request(gw.data('/hello'), { auth: ['bob', 'l0'], localAddress: client })).status, 429);
+    // 2 failures: 2 more may run at once; the parallel burst gets no further than that.
+    const burst = await Promise.all(Array.from({ length: 8 }, (_, i) => request(gw.data('/api/v1/userinfo'), { auth: ['bob', `p${i}`], localAddress: client })));
+    assert.equal(burst.filter((r) => r.status === 401).length, 2, burst.map((r) => r.status).join());
+    assert.equal((await request(gw.data('/api/v1/auth'), { method: 'POST', body: { username: 'bob', password: 'x' }, headers: { authorization: `Basic ${Buffer.from('junk:junk').toString('base64')}` }, localAddress: client })).status, 429);
   });
 
-  it('an OData client’s parallel requests with good Basic credentials are not parallel guesses', async () => {
+  it('only WebSocket upgrades: h2c and the like are refused (400)', async () => {
+    const answer = await raw(port(), 'GET /hello HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n');
+    assert.match(answer, /^HTTP\/1\.1 400 /);
+  });
+
+  it('a stream of unknown length reaches the client as it comes (headers and the first chunk at once)', async () => {
+    const { request: httpsRequest } = await import('node:https');
+    const first = await new Promise<{ status: number; bytes: number }>((resolve, reject) => {
+      const req = httpsRequest(gw.data('/stall-body'), { ca: TEST_CA, servername: 'localhost', agent: false }, (res) => {
+        res.once('data', (chunk: Buffer) => {
+          resolve({ status: res.statusCode ?? 0, bytes: chunk.length });
+          req.destroy();
+        });
+      });
+      req.on('error', (error) => (req.destroyed ? undefined : reject(error)));
+      req.end();
+    });
+    assert.equal(first.status, 200);
+    assert.ok(first.bytes > 0, 'the first chunk arrived while the product stalls');
+  });
+
+  it('an OData client’s parallel requests with Basic credentials: up to maxFailures at once, the rest 429 Retry-After: 1', async () => {
     const client = '127.0.0.35';
-    assert.equal((await request(gw.data('/hello'), { auth: ['alice', 'alice-pw'], localAddress: client })).status, 200);
-    const answers = await Promise.all(Array.from({ length: 8 }, () => request(gw.data('/slow?ms=50'), { auth: ['alice', 'alice-pw'], localAddress: client })));
-    assert.deepEqual(answers.map((a) => a.status), Array<number>(8).fill(200));
+    const answers = await Promise.all(Array.from({ length: 8 }, () => request(gw.data('/slow?ms=100'), { auth: ['alice', 'alice-pw'], localAddress: client })));
+    const statuses = answers.map((a) => a.status);
+    assert.equal(statuses.filter((s) => s === 200).length, 4, statuses.join());
+    assert.ok(answers.filter((a) => a.status === 429).every((a) => a.headers['retry-after'] === '1'));
+    // Once those are answered, the next ones go through: nothing was held against the client.
+    assert.equal((await request(gw.data('/slow?ms=1'), { auth: ['alice', 'alice-pw'], localAddress: client })).status, 200);
   });
 
   it('a request undici cannot send (two Host headers) is 400, and the product stays healthy', async () => {
@@ -117,6 +143,8 @@ describe('gateway: a product that answers badly', () => {
       '/ws-stall': 'HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n0123456789',
       // Takes an upload and waits for all of it (which never comes).
       '/sink': () => undefined,
+      // Stops reading at once: what the client sends piles up in front of it.
+      '/no-read': (socket) => socket.pause(),
     });
     const dir = await tempDir({
       'functionalUsers.json': await functionalUsers(),
@@ -152,6 +180,21 @@ describe('gateway: a product that answers badly', () => {
     const answer = await raw(keepd.ports.data ?? 0, 'PUT /sink HTTP/1.1\r\nHost: x\r\ncontent-length: 100\r\n\r\n0123456789');
     assert.match(answer, /^HTTP\/1\.1 408 /);
     assert.match(answer, /stalled for 1000 ms \(httpIdleTimeout\)/);
+  });
+
+  it('a product that stops reading an upload is the product’s fault (504), not the client’s', async () => {
+    const { Readable } = await import('node:stream');
+    const { upload } = await import('./helpers/gateway-setup.js');
+    let sent = 0;
+    const body = new Readable({
+      read() {
+        sent += 65536;
+        this.push(sent > 8 * 1024 * 1024 ? null : Buffer.alloc(65536));
+      },
+    });
+    const answer = await upload(data('/no-read'), body);
+    assert.equal(answer.status, 504, answer.text);
+    assert.match(answer.text, /stopped reading the request body/);
   });
 
   it('a reason phrase node will not send: the standard one instead', async () => {

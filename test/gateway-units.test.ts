@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { clientAddress, parseTrustedProxy, trustTest } from '../src/config/trusted-proxies.js';
 import { classifyFailure, codedError } from '../src/gateway/failures.js';
-import { requestHeaders as forwardHeaders, responseHeaders, type ForwardContext } from '../src/gateway/forward-headers.js';
-import { ambiguousTarget, loginOf, loginResult, loginUser, normalizedPath } from '../src/gateway/login-requests.js';
+import { percentEncoded, requestHeaders as forwardHeaders, responseHeaders, type ForwardContext } from '../src/gateway/forward-headers.js';
+import { ambiguousTarget, effectiveMethod, loginOf, loginResult, loginUser, normalizedPath } from '../src/gateway/login-requests.js';
 
 /** requestHeaders() for a request it forwards. */
 function requestHeaders(raw: readonly string[], ctx: ForwardContext): string[] {
@@ -75,6 +75,10 @@ describe('forwarded request headers', () => {
     assert.deepEqual(get(out, 'x-forwarded-user'), ['J%C3%BCrgen%20Doe']);
     assert.deepEqual(get(out, 'x-forwarded-user-cn'), ['CN%3DJ%C3%BCrgen%20Doe%2FO%3DOrg']);
   });
+  it('identity with a lone surrogate (UTF-8 cannot hold it) is encoded with U+FFFD, never a crash', () => {
+    assert.equal(percentEncoded('CN=\udfff'), 'CN%3D%EF%BF%BD');
+    assert.equal(percentEncoded('\ud83d\ude00'), '%F0%9F%98%80');
+  });
   it('passthrough: Authorization goes through untouched, forged identity is dropped all the same', () => {
     const out = requestHeaders(['Authorization', 'Bearer t', 'X-Forwarded-User', 'admin'], ctx);
     assert.deepEqual([get(out, 'authorization'), get(out, 'x-forwarded-user')], [['Bearer t'], []]);
@@ -119,10 +123,20 @@ describe('which requests are logins (passthrough throttle)', () => {
     ['GET', '/api/v1/userinfo', 'Bearer x.y.z', undefined],
     ['GET', '/odata', `Basic ${Buffer.from('alice:pw').toString('base64')}`, 'basic'],
     ['GET', '/odata', 'basic !!!', 'basic'],
+    ['POST', '/api/v1/auth', `Basic ${Buffer.from('junk:junk').toString('base64')}`, 'jwt'],
+    ['post', '/api/v1/auth', undefined, 'jwt'],
+    ['POST', '/ap\u0131/v1/auth', undefined, 'jwt'],
+    ['POST', '/api%2fv1%2fauth', undefined, 'jwt'],
+    ['GET', '/odata', 'Digest username="a"', undefined],
   ];
   for (const [method, url, authorization, kind] of rows) {
     it(`${method} ${url} ${authorization ?? ''}: ${kind ?? 'not a login'}`, () => assert.equal(loginOf(method, url, authorization)?.kind, kind));
   }
+  it('a method override counts as the method', () => {
+    assert.equal(effectiveMethod('GET', { 'x-http-method-override': 'POST' }), 'POST');
+    assert.equal(effectiveMethod('GET', {}), 'GET');
+    assert.equal(loginOf(effectiveMethod('GET', { 'x-http-method-override': 'POST' }), '/api/v1/auth', undefined)?.kind, 'jwt');
+  });
   it('the Basic user and the JSON body’s username are who the attempt counts for', () => {
     assert.deepEqual(loginOf('GET', '/', `Basic ${Buffer.from('alice:pw').toString('base64')}`), { kind: 'basic', user: 'alice' });
     assert.equal(loginUser(Buffer.from('{"username":"bob","password":"x"}')), 'bob');
@@ -146,6 +160,10 @@ describe('targets keepd will not forward (a server could route them elsewhere th
     ['/api\\v1\\auth', true],
     ['/api%5cv1/auth', true],
     ['/api/v1/auth/..', true],
+    ['/api/v1/x/%2e%2e%2fauth', true],
+    ['/api/v1/x/..%3b/auth', true],
+    ['/api/v1/%61uth;%zz', true],
+    ['/api/v1/%zz', true],
   ];
   for (const [url, refused] of rows) it(`${url}: ${refused ? 'refused' : 'forwarded'}`, () => assert.equal(ambiguousTarget(url), refused));
 });
@@ -177,6 +195,7 @@ describe('upstream failures, as the client and the log see them', () => {
     ['KEEPD_RESPONSE_TIMEOUT', 504, 'timeout', /responseTimeoutMs, or httpIdleTimeout/],
     ['UND_ERR_BODY_TIMEOUT', 504, 'timeout', /sent nothing for 60000 ms/],
     ['KEEPD_UPLOAD_STALLED', 408, 'aborted', /request body stalled/],
+    ['KEEPD_UPSTREAM_NOT_READING', 504, 'timeout', /stopped reading the request body/],
     ['EWHATEVER', 502, 'unreachable', /failed to answer \(EWHATEVER\)/],
     ['UND_ERR_INVALID_ARG', 400, 'refused', /cannot be forwarded as it is/],
     ['ETIMEDOUT', 504, 'timeout', /did not accept a connection/],

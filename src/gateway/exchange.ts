@@ -57,10 +57,11 @@ class BodyMeter extends Transform {
   readonly #limit: number | undefined;
   readonly #stall: NodeJS.Timeout;
 
-  constructor(limit: number | undefined, idleMs: number, onStall: () => void) {
+  /** `onStall(true)`: the product stopped reading (data waits on its side), not the client sending. */
+  constructor(limit: number | undefined, idleMs: number, onStall: (productBehind: boolean) => void) {
     super();
     this.#limit = limit;
-    this.#stall = setTimeout(onStall, idleMs);
+    this.#stall = setTimeout(() => onStall(this.readableLength > 0 || this.writableLength > 0), idleMs);
     this.once('close', () => clearTimeout(this.#stall));
   }
 
@@ -96,7 +97,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #sent = 0;
   #meter: BodyMeter | undefined;
   #received = 0;
-  /** The first body chunk, until a second one or the end comes. */
+  /** The product's Content-Length; -1: none. */
+  #length = -1;
+  /** The first body chunk when it is the whole body, until the end comes. */
   #held: Buffer | undefined;
   #wrote = false;
   #responseTimer: NodeJS.Timeout | undefined;
@@ -118,7 +121,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (streamed) {
       // Counted only where no Content-Length vouches for the size (node's parser enforces that one).
       const limit = req.headers['content-length'] === undefined ? settings.bodyLimit : undefined;
-      const meter = new BodyMeter(limit, settings.idleTimeoutMs, () => this.#abortWith(codedError('KEEPD_UPLOAD_STALLED', 'upload stalled')));
+      const meter = new BodyMeter(limit, settings.idleTimeoutMs, (productBehind) =>
+        this.#abortWith(productBehind ? codedError('KEEPD_UPSTREAM_NOT_READING', 'the product stopped reading') : codedError('KEEPD_UPLOAD_STALLED', 'upload stalled')),
+      );
       this.#meter = meter;
       // The response wait starts once the body is sent, not while a large upload is under way.
       meter.once('end', () => {
@@ -175,8 +180,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#options.answered?.(statusCode);
     try {
       // The product's reason phrase when node can send it as it is.
-      this.#res.writeHead(statusCode, REASON.test(statusText) ? statusText : (STATUS_CODES[statusCode] ?? ''), responseHeaders(rawHeaders, this.#options.hsts));
+      const info = { contentLength: -1 };
+      this.#res.writeHead(statusCode, REASON.test(statusText) ? statusText : (STATUS_CODES[statusCode] ?? ''), responseHeaders(rawHeaders, this.#options.hsts, info));
       this.#status = statusCode;
+      this.#length = info.contentLength;
+      // A body of unknown length is a stream (events, exports): its headers go now, not with its first chunk.
+      if (info.contentLength < 0 && this.#req.method !== 'HEAD' && !NO_BODY.has(statusCode)) this.#res.flushHeaders();
     } catch {
       // A header node refuses to send (invalid characters): the answer cannot be passed on.
       this.#abortWith(codedError('KEEPD_BAD_RESPONSE_HEADER', 'invalid response header'));
@@ -187,10 +196,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onData(chunk: Buffer): boolean {
     this.#received += chunk.length;
-    // The first chunk waits for the next one or the end: a small answer then goes out with its
-    // headers in one write (one TLS record, one syscall) instead of two.
+    // A first chunk that is the whole body waits for the end, which follows at once: a small
+    // answer then goes out with its headers in one write (one TLS record, one syscall), not two.
     const held = this.#held;
-    if (held === undefined && !this.#wrote) {
+    if (held === undefined && !this.#wrote && chunk.length === this.#length) {
       this.#held = chunk;
       return true;
     }

@@ -45,6 +45,8 @@ function describe(code: string, origin: string, timeouts: Timeouts): Omit<Upstre
       return { statusCode: 504, outcome: 'timeout', message: `the product at ${origin} did not answer within ${timeouts.responseMs} ms (listeners.data.upstream.responseTimeoutMs, or httpIdleTimeout)` };
     case 'UND_ERR_BODY_TIMEOUT':
       return { statusCode: 504, outcome: 'timeout', message: `the product at ${origin} sent nothing for ${timeouts.idleMs} ms (httpIdleTimeout)` };
+    case 'KEEPD_UPSTREAM_NOT_READING':
+      return { statusCode: 504, outcome: 'timeout', message: `the product at ${origin} stopped reading the request body for ${timeouts.idleMs} ms (httpIdleTimeout)` };
     case 'KEEPD_UPLOAD_STALLED':
       return { statusCode: 408, outcome: 'aborted', message: `the request body stalled for ${timeouts.idleMs} ms (httpIdleTimeout)` };
     case 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH':

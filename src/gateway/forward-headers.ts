@@ -15,6 +15,13 @@ const FORWARDING = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded
 /** Dropped from every request: keepd answers 100-continue itself, and sets identity and forwarding headers. */
 const ALWAYS_DROPPED = new Set([...HOP_BY_HOP, 'expect', IDENTITY_HEADERS.name, IDENTITY_HEADERS.cn]);
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** Percent-encoded UTF-8; a lone surrogate (which UTF-8 cannot hold, and encodeURIComponent throws on) becomes U+FFFD. */
+export function percentEncoded(text: string): string {
+  return encodeURIComponent(text.replace(LONE_SURROGATE, '\uFFFD'));
+}
+
 /** Adds the header names a `Connection` value lists (hop-by-hop for this message too). */
 function addTokens(value: string, into: Set<string> | undefined): Set<string> | undefined {
   let tokens = into;
@@ -113,8 +120,8 @@ export function requestHeaders(raw: readonly string[], ctx: ForwardContext): str
   if (forwarded !== undefined) out.push('forwarded', forwarded);
   if (ctx.identity) {
     // Percent-encoded UTF-8: account names may hold any character, header values may not.
-    out.push(IDENTITY_HEADERS.name, encodeURIComponent(ctx.identity.name));
-    if (ctx.identity.cn !== undefined) out.push(IDENTITY_HEADERS.cn, encodeURIComponent(ctx.identity.cn));
+    out.push(IDENTITY_HEADERS.name, percentEncoded(ctx.identity.name));
+    if (ctx.identity.cn !== undefined) out.push(IDENTITY_HEADERS.cn, percentEncoded(ctx.identity.cn));
   }
   if (ctx.upgrade) out.push('connection', 'upgrade', 'upgrade', upgrade);
   return out;
@@ -125,7 +132,7 @@ export function requestHeaders(raw: readonly string[], ctx: ForwardContext): str
  * framing), everything else as the product sent it, Location and Set-Cookie included. HSTS is
  * added on TLS when the product has not set its own.
  */
-export function responseHeaders(raw: readonly (Buffer | string)[], hsts: string | undefined): string[] {
+export function responseHeaders(raw: readonly (Buffer | string)[], hsts: string | undefined, info?: { contentLength: number }): string[] {
   let out: string[] = [];
   let listed: Set<string> | undefined;
   let hasHsts = false;
@@ -137,6 +144,7 @@ export function responseHeaders(raw: readonly (Buffer | string)[], hsts: string 
     if (lower === 'connection') listed = addTokens(value, listed);
     if (HOP_BY_HOP.has(lower)) continue;
     if (lower === 'strict-transport-security') hasHsts = true;
+    else if (lower === 'content-length' && info) info.contentLength = Number(value);
     out.push(name, value);
   }
   out = withoutListed(out, listed);

@@ -6,7 +6,6 @@ import type { UpstreamSettings } from '../config/upstream-settings.js';
 import type { UpstreamMetrics } from '../metrics/upstream-metrics.js';
 import { logs } from '../support/logger.js';
 import type { ExchangeEnd } from './exchange.js';
-import { KnownCredentials } from './known-credentials.js';
 import { proxy, type ProxyContext } from './proxy.js';
 import { Upstream } from './upstream.js';
 import { UpstreamHealth, type UpstreamStatus } from './upstream-health.js';
@@ -41,8 +40,6 @@ export class Gateway {
   #health: UpstreamHealth | undefined;
   #proxy: ProxyContext | undefined;
   #tunnel: TunnelContext | undefined;
-  /** Basic credentials the product accepted lately: kept across reloads, as the throttle is. */
-  readonly #known = new KnownCredentials();
 
   constructor(options: GatewayOptions) {
     this.#options = options;
@@ -99,8 +96,8 @@ export class Gateway {
         log.debug({ listener: 'data', method: end.method, path, status: end.status, outcome: end.outcome, ms: Math.round(end.seconds * 10_000) / 10, sent: end.sent, received: end.received, remoteAddress: end.client, ...(end.failure ? { error: end.failure.message } : {}) }, 'proxied');
       }
     };
-    this.#proxy = { upstream, gate, metrics, known: this.#known, ended };
-    this.#tunnel = { upstream, gate, metrics, known: this.#known, ended };
+    this.#proxy = { upstream, gate, metrics, ended };
+    this.#tunnel = { upstream, gate, metrics, ended };
   }
 
   #healthChanged(status: UpstreamStatus, previous: boolean | undefined): void {

@@ -1,5 +1,4 @@
 import { refusalResponse, type AuthGate, type RefusalResponse } from '../auth/authenticate.js';
-import type { KnownCredentials } from './known-credentials.js';
 import { loginResult, type Login } from './login-requests.js';
 
 /** How the throttle hears about a login: once, when the product's status is known (or never comes). */
@@ -14,31 +13,20 @@ export type LoginGuard =
       abandon(): void;
     };
 
-const nothing: LoginSettle = () => undefined;
-
 /**
  * The passthrough login throttle for one login request (a request or a WebSocket upgrade):
- * refused while its client is throttled; otherwise counted as running until the product's answer,
- * which loginResult() turns into a failure, a success or nothing. Basic credentials the product
- * accepted lately skip it (an OData client's parallel requests are not parallel guesses).
+ * refused while its client is throttled, or while as many of its logins are under way as it may
+ * still fail; otherwise counted as running until the product's status, which loginResult() turns
+ * into a failure, a success or nothing.
+ *
+ * Every request with Basic credentials is a login, even with credentials the product accepted
+ * before: keepd cannot tell a route that checked them from a public one that ignored them, and
+ * the product counts every wrong password, so parallel requests with one wrong password would lock
+ * its user out as surely as parallel guesses. An OData client with Basic credentials therefore
+ * runs at most `maxFailures` requests at once per address (more get 429, Retry-After: 1): its
+ * requests stop counting as running when the product's status arrives, not at the end of the body.
  */
-export function guardLogin(gate: AuthGate, known: KnownCredentials, client: string, login: NonNullable<Login>, authorization: string): LoginGuard {
-  if (login.kind === 'basic' && known.has(authorization)) {
-    // Not counted as running, but refused while blocked, and a 401 is a failure like any other:
-    // credentials "known" from a public route cannot launder guesses.
-    const blocked = gate.throttle.retryAfterSeconds(client);
-    if (blocked > 0) return { refused: refusalResponse(gate, { kind: 'throttled', retryAfterSeconds: blocked }) };
-    let counted = false;
-    return {
-      settleFor: (user) => (answered) => {
-        if (answered !== 401 || counted) return;
-        counted = true;
-        known.forget(authorization);
-        gate.throttle.finish(client, user, 'failure', { wait: 0, counted: false });
-      },
-      abandon: () => undefined,
-    };
-  }
+export function guardLogin(gate: AuthGate, client: string, login: NonNullable<Login>): LoginGuard {
   const attempt = gate.throttle.begin(client);
   if (attempt.wait > 0) return { refused: refusalResponse(gate, { kind: 'throttled', retryAfterSeconds: attempt.wait }) };
   let done = false;
@@ -48,13 +36,7 @@ export function guardLogin(gate: AuthGate, known: KnownCredentials, client: stri
     gate.throttle.finish(client, user, result, attempt);
   };
   return {
-    settleFor: (user) => {
-      if (done) return nothing;
-      return (answered, reached) => {
-        finish(user, loginResult(login.kind, user, answered, reached));
-        if (login.kind === 'basic' && answered !== 401 && answered !== 0) known.add(authorization);
-      };
-    },
+    settleFor: (user) => (answered, reached) => finish(user, loginResult(login.kind, user, answered, reached)),
     abandon: () => finish('', 'none'),
   };
 }

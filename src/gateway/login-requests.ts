@@ -11,29 +11,36 @@ export const LOGIN_PATH = '/api/v1/auth';
 /** Login bodies are small JSON objects, read whole (chunked or not) to learn the user; a larger one gets 413. */
 export const LOGIN_BODY_MAX_BYTES = 64 * 1024;
 
-/**
- * A request target keepd will not forward: dot segments and backslashes (raw or percent-encoded).
- * Clients send none (browsers resolve them); a server may resolve them to another route than the
- * one keepd saw, which is how a login would slip past the throttle.
- */
-export function ambiguousTarget(url: string): boolean {
+/** The path of a target, percent-decoded; undefined when an escape is malformed. */
+function decodedPath(url: string): string | undefined {
   const query = url.indexOf('?');
   const path = query < 0 ? url : url.slice(0, query);
-  return /\\|%5c/i.test(path) || /(?:^|\/)(?:\.|%2e){1,2}(?:\/|;|$)/i.test(path);
+  if (!path.includes('%')) return path;
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return undefined;
+  }
 }
 
-/** The path as a router would match it: decoded, `;params` dropped, repeated and trailing slashes gone, lower case. */
+/**
+ * A request target keepd will not forward: a malformed percent-escape, dot segments and
+ * backslashes (raw or percent-encoded, and segments ended by an encoded `/` or `;`). Clients send
+ * none (browsers resolve them); a server may resolve them to another route than the one keepd saw,
+ * which is how a login would slip past the throttle.
+ */
+export function ambiguousTarget(url: string): boolean {
+  const path = decodedPath(url);
+  return path === undefined || path.includes('\\') || /(?:^|[/;])\.{1,2}(?:[/;]|$)/.test(path);
+}
+
+/**
+ * The path as a router would match it: decoded, `;params` dropped, repeated and trailing slashes
+ * gone, case folded (upper then lower, as a case-insensitive comparison in Java would).
+ */
 export function normalizedPath(url: string): string {
-  const query = url.indexOf('?');
-  let path = query < 0 ? url : url.slice(0, query);
-  if (path.includes('%')) {
-    try {
-      path = decodeURIComponent(path);
-    } catch {
-      // A malformed escape: compared as it is; the product will refuse it too.
-    }
-  }
-  path = path
+  const path = (decodedPath(url) ?? url)
+    .toUpperCase()
     .toLowerCase()
     .split('/')
     .map((segment) => segment.split(';')[0] ?? '')
@@ -44,13 +51,23 @@ export function normalizedPath(url: string): string {
 
 export type Login = { kind: 'jwt' } | { kind: 'basic'; user: string } | undefined;
 
+/**
+ * `method` is the effective one: an X-HTTP-Method-Override header a server may honour counts.
+ * A POST to the login path is a JWT login whatever Authorization it carries.
+ */
 export function loginOf(method: string, url: string, authorization: string | undefined): Login {
-  if (authorization !== undefined && /^basic /i.test(authorization)) {
+  if (method.toUpperCase() === 'POST' && normalizedPath(url) === LOGIN_PATH) return { kind: 'jwt' };
+  if (authorization !== undefined && /^basic\s/i.test(authorization)) {
     const credentials = parseBasicAuthorization(authorization);
     return { kind: 'basic', user: typeof credentials === 'string' ? '' : credentials.user };
   }
-  if (method === 'POST' && normalizedPath(url) === LOGIN_PATH) return { kind: 'jwt' };
   return undefined;
+}
+
+/** The method a server may act on: the request's, or what an override header says. */
+export function effectiveMethod(method: string | undefined, headers: Record<string, string | string[] | undefined>): string {
+  const override = headers['x-http-method-override'] ?? headers['x-http-method'] ?? headers['x-method-override'];
+  return typeof override === 'string' ? override : (method ?? 'GET');
 }
 
 /** The `username` of a login body, or '' (the throttle then counts the attempt against nobody in particular). */

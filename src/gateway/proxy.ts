@@ -7,9 +7,8 @@ import type { UpstreamMetrics, UpstreamOutcome } from '../metrics/upstream-metri
 import { errorBody, HSTS } from '../support/http-answers.js';
 import { Exchange, expectsContinue, type ExchangeEnd } from './exchange.js';
 import { requestHeaders } from './forward-headers.js';
-import type { KnownCredentials } from './known-credentials.js';
 import { guardLogin, type LoginSettle } from './login-guard.js';
-import { ambiguousTarget, loginOf, loginUser, LOGIN_BODY_MAX_BYTES, type Login } from './login-requests.js';
+import { ambiguousTarget, effectiveMethod, loginOf, loginUser, LOGIN_BODY_MAX_BYTES, type Login } from './login-requests.js';
 import type { Upstream } from './upstream.js';
 
 /** Everything one proxied request works with, read live from the running daemon. */
@@ -18,8 +17,6 @@ export interface ProxyContext {
   /** The data listener's realm, login throttle, trusted proxies and metrics. */
   readonly gate: AuthGate;
   readonly metrics: UpstreamMetrics;
-  /** Basic credentials the product accepted lately (passthrough). */
-  readonly known: KnownCredentials;
   /** After every request: for the listener's request metrics, the health state and the log. */
   readonly ended: (end: ExchangeEnd) => void;
 }
@@ -82,7 +79,7 @@ export function proxy(req: IncomingMessage, res: ServerResponse, ctx: ProxyConte
     else settle(outcome);
     return;
   }
-  const login = loginOf(req.method ?? '', url, req.headers.authorization);
+  const login = loginOf(effectiveMethod(req.method, req.headers), url, req.headers.authorization);
   if (login === undefined) forward(req, res, ctx, who);
   else passthroughLogin(req, res, ctx, who, login, refuse);
 }
@@ -93,7 +90,7 @@ export function proxy(req: IncomingMessage, res: ServerResponse, ctx: ProxyConte
  * its username.
  */
 function passthroughLogin(req: IncomingMessage, res: ServerResponse, ctx: ProxyContext, who: Who, login: NonNullable<Login>, refuse: (status: number, headers: Record<string, string>, body: unknown, outcome?: UpstreamOutcome) => void): void {
-  const guard = guardLogin(ctx.gate, ctx.known, who.client, login, req.headers.authorization ?? '');
+  const guard = guardLogin(ctx.gate, who.client, login);
   if ('refused' in guard) {
     refuse(guard.refused.statusCode, guard.refused.headers, guard.refused.body);
     return;

@@ -9,7 +9,7 @@ import { errorBody, HSTS } from '../support/http-answers.js';
 import { classifyFailure, codedError, failureBody, type UpstreamFailure } from './failures.js';
 import { requestHeaders, responseHeaders } from './forward-headers.js';
 import { guardLogin, type LoginSettle } from './login-guard.js';
-import { ambiguousTarget, loginOf } from './login-requests.js';
+import { ambiguousTarget, effectiveMethod, loginOf } from './login-requests.js';
 import type { ProxyContext } from './proxy.js';
 
 /** The same context as a request's: upgrades are proxied requests too (metrics, throttle, health). */
@@ -67,6 +67,11 @@ export function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
     end(refusal.statusCode, 0, false, 'refused');
   };
   const url = req.url ?? '/';
+  if (!/^websocket$/i.test(req.headers.upgrade ?? '')) {
+    // h2c and the like would hand the client a connection keepd no longer reads.
+    refuse({ statusCode: 400, headers: {}, body: errorBody(400, 'the data port upgrades to WebSocket only') });
+    return;
+  }
   if (!url.startsWith('/') || ambiguousTarget(url)) {
     refuse({ statusCode: 400, headers: {}, body: errorBody(400, 'the data port takes plain origin-form targets ("/api/..."): no proxy-style URL, dot segments or backslashes') });
     return;
@@ -82,12 +87,12 @@ export function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
     else settle(outcome);
     return;
   }
-  const login = loginOf(req.method ?? 'GET', url, req.headers.authorization);
+  const login = loginOf(effectiveMethod(req.method, req.headers), url, req.headers.authorization);
   if (!login) {
     tunnel(up, ctx, end, undefined);
     return;
   }
-  const guard = guardLogin(ctx.gate, ctx.known, up.client, login, req.headers.authorization ?? '');
+  const guard = guardLogin(ctx.gate, up.client, login);
   if ('refused' in guard) refuse(guard.refused);
   else tunnel(up, ctx, end, undefined, guard.settleFor(login.kind === 'basic' ? login.user : ''));
 }
@@ -134,6 +139,12 @@ function tunnel(up: Upgrade, ctx: TunnelContext, end: End, identity: { name: str
   });
   socket.once('close', () => outgoing.destroy());
   outgoing.once('upgrade', (response: IncomingMessage, upstreamSocket: Duplex, upstreamHead: Buffer) => {
+    if (!/^websocket$/i.test(response.headers.upgrade ?? '')) {
+      // A switch to anything but what was asked for: not joined.
+      upstreamSocket.destroy();
+      outgoing.emit('error', codedError('KEEPD_BAD_RESPONSE_HEADER', 'a 101 to another protocol'));
+      return;
+    }
     answered = 101;
     outgoing.setTimeout(0);
     login?.(101, true);
