@@ -36,13 +36,14 @@ function settings(name: ListenerName, spec: Spec): ListenerSettings {
     realm: LISTENERS[name].realm,
     tls: undefined,
     tlsKeysAt: [],
+    sni: [],
     limits: { ...LIMITS, ...spec.limits },
   };
 }
 
 function prepared(name: ListenerName, spec: Spec): PreparedListener {
   const tls = spec.tls === undefined ? 'serial-1' : spec.tls;
-  return { settings: settings(name, spec), tls: tls === null ? undefined : material(tls) };
+  return { settings: settings(name, spec), tls: tls === null ? undefined : material(tls), sni: [] };
 }
 
 /** The health listener as it runs (`running`: undefined means not running) and as the next configuration asks. */

@@ -10,6 +10,12 @@ export interface TlsSource {
   pemCert: string | undefined;
 }
 
+/** One more certificate of a listener (`certificates`), for the names clients ask for by SNI. */
+export interface SniSource extends TlsSource {
+  /** As configured; undefined: the certificate's own DNS names (its SAN). */
+  hostnames: string[] | undefined;
+}
+
 /** One listener as the configuration asks for it. */
 export interface ListenerSettings {
   name: ListenerName;
@@ -22,13 +28,22 @@ export interface ListenerSettings {
   tls: TlsSource | undefined;
   /** Where the TLS keys came from: `listeners.<name>` or the top level. */
   tlsKeysAt: string[];
+  /** `certificates` from the same place as the TLS keys; empty without TLS. */
+  sni: SniSource[];
   /** Top-level `limits`, with the block's `limits` over them. */
   limits: ListenerLimits;
 }
 
-type TlsKeys = Pick<KeepConfig, 'TLSFile' | 'TLSPassword' | 'TLSType' | 'PEMCert'>;
+type TlsKeys = Pick<KeepConfig, 'TLSFile' | 'TLSPassword' | 'TLSType' | 'PEMCert' | 'certificates'>;
 
-function tlsSource(keys: TlsKeys, configDir: string): TlsSource | undefined {
+function sniSources(keys: TlsKeys, configDir: string): SniSource[] {
+  return (keys.certificates ?? []).flatMap((entry) => {
+    const source = tlsSource(entry, configDir);
+    return source ? [{ ...source, hostnames: entry.hostnames?.map((name) => name.toLowerCase()) }] : [];
+  });
+}
+
+function tlsSource(keys: Omit<TlsKeys, 'certificates'>, configDir: string): TlsSource | undefined {
   if (keys.TLSType === undefined || keys.TLSFile === undefined) return undefined;
   return {
     type: keys.TLSType,
@@ -98,6 +113,7 @@ export function resolveListenerSettings(config: KeepConfig, configDir: string): 
       realm: LISTENERS[name].realm,
       tls: tlsSource(ownTls ? block : config, configDir),
       tlsKeysAt: ownTls ? ['listeners', name] : [],
+      sni: tlsSource(ownTls ? block : config, configDir) ? sniSources(ownTls ? block : config, configDir) : [],
       limits: gatewayLimits(name, config, mergeLimits(config.limits, block?.limits)),
     };
   });

@@ -1,13 +1,13 @@
 import { z } from 'zod';
 import { LOG_LEVELS } from '../support/logger.js';
-import { LISTENER_NAMES, LISTENERS, REALMS, type Realm } from './listener-table.js';
+import { REALMS, type Realm } from './listener-table.js';
 import { SECRET_FORMAT_HINT, SECRET_PATTERN } from './secret-format.js';
-import { isLoopbackAddress, isWildcardAddress } from './addresses.js';
 import { getOwn, isJsonObject, setOwn, valueAt, type JsonObject } from './json.js';
 import { isSecretPath } from './mask.js';
 import { sourcesAt, type SourceTree } from './merge.js';
 import { describeFound, formatPath, type ConfigProblem } from './problems.js';
 import { parseTrustedProxy } from './trusted-proxies.js';
+import { relationProblems } from './relations.js';
 
 /*
  * Only the keys keepd uses are validated; every other key is kept as it is (looseObject), because
@@ -68,12 +68,32 @@ const identity = z.looseObject(
 
 export const TLS_TYPES = ['pfx', 'jks', 'pem'] as const;
 
-/** The product's TLS keys; valid at the top level (all listeners) and in a `listeners.<name>` block. */
+const HOSTNAME_EXPECTED = 'a DNS name such as "keep.example.com" or "*.example.com"';
+const hostname = z.string({ error: HOSTNAME_EXPECTED }).regex(/^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i, { error: HOSTNAME_EXPECTED });
+
+/** keepd's extension: one more certificate of a TLS listener, presented to clients that ask for its names (SNI). */
+const sniCertificate = z
+  .looseObject(
+    {
+      TLSFile: nonEmptyString('the path of the keystore (pfx/jks) or private key (pem)'),
+      TLSPassword: z.string({ error: 'a string ("" when there is no password)' }).optional(),
+      TLSType: z.enum(['pfx', 'jks', 'pem'], { error: 'one of "pfx", "jks", "pem"' }),
+      PEMCert: nonEmptyString('the path of the PEM certificate chain').optional(),
+      hostnames: z.array(hostname, { error: 'a list of DNS names such as ["keep.example.com"]' }).min(1, { error: 'at least one DNS name (leave hostnames out to use the certificate\'s own)' }).optional(),
+    },
+    { error: 'an object such as {"TLSType": "pem", "TLSFile": "keep.key.pem", "PEMCert": "keep.cert.pem"}' },
+  )
+  .superRefine((entry, ctx) => {
+    if (entry.TLSType === 'pem' && entry.PEMCert === undefined) ctx.addIssue({ code: 'custom', path: ['PEMCert'], message: 'the path of the certificate chain (required when TLSType is "pem")' });
+  });
+
+/** The product's TLS keys (and keepd's `certificates`); valid at the top level (all listeners) and in a `listeners.<name>` block. */
 const tlsKeys = {
   TLSFile: nonEmptyString('the path of the keystore (pfx/jks) or private key (pem)').optional(),
   TLSPassword: z.string({ error: 'a string ("" when there is no password)' }).optional(),
   TLSType: z.enum(TLS_TYPES, { error: 'one of "pfx", "jks", "pem"' }).optional(),
   PEMCert: nonEmptyString('the path of the PEM certificate chain').optional(),
+  certificates: z.array(sniCertificate, { error: 'a list of certificates such as [{"TLSType": "pem", "TLSFile": "...", "PEMCert": "..."}]' }).optional(),
 };
 const host = nonEmptyString('an address to bind, such as "127.0.0.1" or "::" (leave it out for all interfaces)').optional();
 const flag = z.boolean({ error: 'true or false' }).optional();
@@ -136,84 +156,6 @@ const trustedProxy = z.string({ error: 'an IP address or CIDR such as "10.0.0.0/
 });
 
 
-/** A rule between keys, checked on the raw merged JSON so that it is reported even when other keys are invalid. */
-interface Relation {
-  path: string[];
-  message: string;
-  /** The key whose setting makes this one required: its file is the one to fix. */
-  setBy?: string[];
-}
-
-function stringAt(block: JsonObject, key: string): string | undefined {
-  const value = getOwn(block, key);
-  return typeof value === 'string' ? value : undefined;
-}
-
-function tlsRelations(block: JsonObject, prefix: string[]): Relation[] {
-  const type = stringAt(block, 'TLSType');
-  const has = (key: string): boolean => getOwn(block, key) !== undefined;
-  const out: Relation[] = [];
-  if (prefix.length > 0 && !has('TLSFile') && !has('TLSType') && (has('TLSPassword') || has('PEMCert'))) {
-    out.push({ path: [...prefix, 'TLSFile'], message: "is required: a listener block with TLS keys defines that listener's TLS completely (TLSFile, TLSType, and TLSPassword/PEMCert as needed)" });
-  }
-  if (type === 'pem' && !has('PEMCert')) {
-    out.push({ path: [...prefix, 'PEMCert'], setBy: [...prefix, 'TLSType'], message: 'is required when TLSType is "pem": the path of the certificate chain (TLSFile is the private key)' });
-  }
-  if (has('TLSFile') && !has('TLSType')) {
-    out.push({ path: [...prefix, 'TLSType'], setBy: [...prefix, 'TLSFile'], message: 'is required when TLSFile is set: "pfx", "jks" or "pem"' });
-  }
-  if (has('TLSType') && !has('TLSFile')) {
-    out.push({ path: [...prefix, 'TLSFile'], setBy: [...prefix, 'TLSType'], message: `is required when TLSType is set: the ${type === 'pem' ? 'private key' : 'keystore'} file` });
-  }
-  return out;
-}
-
-/** An upstream on keepd's own data port: every request would come back to keepd. */
-function upstreamLoop(merged: JsonObject, data: JsonObject | undefined): Relation[] {
-  const upstream = data ? getOwn(data, 'upstream') : undefined;
-  const url = isJsonObject(upstream) ? stringAt(upstream, 'url') : undefined;
-  const port = getOwn(merged, 'PORT');
-  if (url === undefined || !URL.canParse(url) || typeof port !== 'number' || port === 0) return [];
-  const target = new URL(url);
-  const targetPort = target.port === '' ? (target.protocol === 'https:' ? 443 : 80) : Number(target.port);
-  const host = target.hostname.replace(/^\[|\]$/g, '');
-  const bound = stringAt(data ?? {}, 'HOST') ?? stringAt(merged, 'HOST');
-  const mine = isWildcardAddress(bound) ? isLoopbackAddress(host) || isWildcardAddress(host) : host === bound || (isLoopbackAddress(host) && bound !== undefined && isLoopbackAddress(bound));
-  if (targetPort !== port || !mine) return [];
-  return [
-    {
-      path: ['listeners', 'data', 'upstream', 'url'],
-      message: `points at keepd's own data port ${port}: keepd would proxy to itself. Move the product's data port (PORT=18880 in the product's environment, docs/gateway.md) and point the url there`,
-    },
-  ];
-}
-
-/** Rules between keys: TLS keys that need each other, and one port per enabled listener. */
-export function relationProblems(merged: JsonObject): Relation[] {
-  const out = tlsRelations(merged, []);
-  const blocks = getOwn(merged, 'listeners');
-  const block = (name: string): JsonObject | undefined => {
-    const value = isJsonObject(blocks) ? getOwn(blocks, name) : undefined;
-    return isJsonObject(value) ? value : undefined;
-  };
-  for (const name of LISTENER_NAMES) {
-    const own = block(name);
-    if (own) out.push(...tlsRelations(own, ['listeners', name]));
-  }
-  out.push(...upstreamLoop(merged, block('data')));
-  const metrics = getOwn(merged, 'metrics');
-  const seen = new Map<number, string>();
-  for (const name of LISTENER_NAMES) {
-    const key = LISTENERS[name].portKey;
-    const off = getOwn(block(name) ?? {}, 'enabled') === false || (name === 'metrics' && isJsonObject(metrics) && getOwn(metrics, 'enabled') === false);
-    const port = getOwn(merged, key);
-    if (off || typeof port !== 'number' || port === 0) continue;
-    const other = seen.get(port);
-    if (other !== undefined) out.push({ path: [key], message: `uses port ${port}, like ${other}; each listener needs a port of its own` });
-    seen.set(port, key);
-  }
-  return out;
-}
 
 export const configSchema = z.looseObject({
   PORT: port,

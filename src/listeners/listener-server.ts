@@ -17,7 +17,8 @@ import type { TlsPolicy } from '../tls/tls-policy.js';
 import { errorBody } from '../support/http-answers.js';
 import { secureServerOptions, securityHeaders, serverTimeouts } from './server-options.js';
 import { ClientConnections } from './client-connections.js';
-import type { PreparedListener } from './prepared-listener.js';
+import type { PreparedListener, SniMaterial } from './prepared-listener.js';
+import { SniContexts } from './sni-contexts.js';
 
 export interface RouteEntry {
   method: string;
@@ -67,6 +68,8 @@ export class ListenerServer {
   readonly scheme: 'http' | 'https';
   readonly routes: RouteEntry[] = [];
   #tls: TlsMaterial | undefined;
+  /** More certificates, by the name a client asks for (SNI). */
+  readonly #sni = new SniContexts();
   #address = '';
   #port = 0;
   readonly #app: FastifyInstance;
@@ -103,7 +106,7 @@ export class ListenerServer {
         // While closing, Fastify answers (503 on kept-alive connections), never the front door.
         const onRequest = front ? (req: IncomingMessage, res: ServerResponse) => this.#closing || !front.request(req, res) ? handler(req, res) : undefined : handler;
         server = tls
-          ? createHttpsServer({ ...secureServerOptions(tls, policy), ...timeouts, handshakeTimeout: limits.handshakeTimeoutMs }, onRequest)
+          ? createHttpsServer({ ...secureServerOptions(tls, policy), ...timeouts, handshakeTimeout: limits.handshakeTimeoutMs, SNICallback: (name, done) => done(null, this.#sni.contextFor(name)) }, onRequest)
           : createHttpServer(timeouts, onRequest);
         server.maxConnections = limits.maxConnections;
         if (front) this.#openFrontDoor(server, front, handler);
@@ -122,6 +125,7 @@ export class ListenerServer {
       },
     });
     if (!server) throw new Error('Fastify did not create the server');
+    if (tls) this.#sni.set(prepared.sni, policy);
     this.#server = server;
     // JSON only: a body of any other type is refused with 415.
     this.#app.removeContentTypeParser('text/plain');
@@ -250,12 +254,17 @@ export class ListenerServer {
     return this.#server.listening;
   }
 
+  get sni(): SniMaterial[] {
+    return this.#sni.entries;
+  }
+
   /** New handshakes get the new certificate; connections already open keep theirs. */
-  updateTls(material: TlsMaterial, policy: TlsPolicy): void {
+  updateTls(material: TlsMaterial, policy: TlsPolicy, sni: SniMaterial[] = this.#sni.entries): void {
     if (!('setSecureContext' in this.#server)) throw new Error(`the ${this.name} listener is not a TLS listener`);
     // Keep the session ticket keys (a new context would draw new ones): returning clients go on
     // resuming their sessions across a certificate renewal instead of all paying a full handshake.
     this.#server.setSecureContext({ ...secureServerOptions(material, policy), ticketKeys: this.#server.getTicketKeys() });
+    this.#sni.set(sni, policy);
     this.#tls = material;
     this.#policy = policy;
   }

@@ -18,6 +18,8 @@ export interface ListenerStatus {
   address: string | undefined;
   port: number | undefined;
   certificate: CertificateSummary | undefined;
+  /** SNI certificates (`certificates`), each with the names it is presented for. */
+  sni: { hostnames: string[]; certificate: CertificateSummary }[];
 }
 
 /** The daemon's state at one instant: what /health, /info and the metrics report. */
@@ -74,7 +76,9 @@ export function healthReport(snapshot: DaemonSnapshot, now = Date.now()): { stat
     if (listener.certificate) {
       const component = certificateComponent(listener.certificate, now);
       statuses.push(component.status);
-      tls[listener.name] = component;
+      const sni = listener.sni.map((entry) => ({ hostnames: entry.hostnames, ...certificateComponent(entry.certificate, now) }));
+      statuses.push(...sni.map((entry) => entry.status));
+      tls[listener.name] = sni.length > 0 ? { ...component, sni } : component;
     }
   }
   const config = snapshot.staleConfig
@@ -121,6 +125,19 @@ export function readinessReport(snapshot: DaemonSnapshot, now = Date.now()): { s
   return reasons.length === 0 ? { statusCode: 200, body: { status: 'ready', checkedAt } } : { statusCode: 503, body: { status: 'not ready', reasons, checkedAt } };
 }
 
+function certificateInfo(certificate: CertificateSummary, now: number) {
+  return {
+    subject: certificate.subject,
+    issuer: certificate.issuer,
+    subjectAltName: certificate.subjectAltName ?? null,
+    serialNumber: certificate.serialNumber,
+    fingerprint256: certificate.fingerprint256,
+    notBefore: certificate.validFrom,
+    notAfter: certificate.validTo,
+    daysUntilExpiry: daysUntil(certificate.validToMs, now),
+  };
+}
+
 /** GET /info: runtime facts for admins. Counts of accounts only, never names or secrets. */
 export function infoReport(snapshot: DaemonSnapshot, now = Date.now()): object {
   return {
@@ -145,18 +162,8 @@ export function infoReport(snapshot: DaemonSnapshot, now = Date.now()): object {
           scheme: l.scheme ?? null,
           address: l.address ?? null,
           port: l.port ?? null,
-          certificate: l.certificate
-            ? {
-                subject: l.certificate.subject,
-                issuer: l.certificate.issuer,
-                subjectAltName: l.certificate.subjectAltName ?? null,
-                serialNumber: l.certificate.serialNumber,
-                fingerprint256: l.certificate.fingerprint256,
-                notBefore: l.certificate.validFrom,
-                notAfter: l.certificate.validTo,
-                daysUntilExpiry: daysUntil(l.certificate.validToMs, now),
-              }
-            : null,
+          certificate: l.certificate ? certificateInfo(l.certificate, now) : null,
+          sni: l.sni.map((entry) => ({ hostnames: entry.hostnames, ...certificateInfo(entry.certificate, now) })),
         },
       ]),
     ),

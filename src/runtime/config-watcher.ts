@@ -143,7 +143,7 @@ export function watchTargets(configDir: string, settings: ListenerSettings[]): W
   const directory = path.resolve(configDir);
   const files = settings
     .filter((s) => s.enabled && s.tls)
-    .flatMap((s) => [s.tls?.file, s.tls?.pemCert])
+    .flatMap((s) => [s.tls?.file, s.tls?.pemCert, ...s.sni.flatMap((entry) => [entry.file, entry.pemCert])])
     .filter((file): file is string => file !== undefined);
   return { directories: [directory], files: [...new Set(files)] };
 }

@@ -175,7 +175,7 @@ export class Daemon implements ListenerServices {
       listeners: perListener((name) => {
         const running = this.#listeners.get(name);
         const { enabled } = prepared.listeners[name].settings;
-        return { name, enabled, up: running?.listening ?? false, scheme: running?.scheme, address: running?.address, port: running?.port, certificate: running?.tls?.certificate };
+        return { name, enabled, up: running?.listening ?? false, scheme: running?.scheme, address: running?.address, port: running?.port, certificate: running?.tls?.certificate, sni: (running?.sni ?? []).map((entry) => ({ hostnames: entry.hostnames, certificate: entry.material.certificate })) };
       }),
       staleConfig: this.#staleConfig,
       upstream: this.gateway.status,

@@ -40,7 +40,7 @@ export class ListenerSet {
 
   /** What runs, as plan() compares it. */
   running(): Partial<Record<ListenerName, RunningListener>> {
-    return Object.fromEntries([...this.#servers].map(([name, server]) => [name, { settings: server.settings, tls: server.tls, policy: server.policy }]));
+    return Object.fromEntries([...this.#servers].map(([name, server]) => [name, { settings: server.settings, tls: server.tls, policy: server.policy, sni: server.sni }]));
   }
 
   setLogLevel(level: string): void {
@@ -123,7 +123,7 @@ export class ListenerSet {
         await this.start(name, next.listeners[name], next.policy);
       } catch (error) {
         fail(name, error);
-        await this.start(name, { settings: old.settings, tls: old.tls }, old.policy).catch((again: unknown) => fail(name, again));
+        await this.start(name, { settings: old.settings, tls: old.tls, sni: old.sni }, old.policy).catch((again: unknown) => fail(name, again));
       }
     }
 
@@ -157,7 +157,7 @@ export class ListenerSet {
     const server = this.#servers.get(name);
     const material = next.listeners[name].tls;
     if (!server || !material) return;
-    server.updateTls(material, next.policy);
+    server.updateTls(material, next.policy, next.listeners[name].sni);
     this.#options.metrics.markListener(name, true, material.certificate.validToMs);
     this.#options.changed();
     this.#options.log.info({ listener: name, serialNumber: material.certificate.serialNumber, notAfter: material.certificate.validTo }, `${name} listener: new TLS context for new connections`);

@@ -1,6 +1,7 @@
 import { LISTENER_NAMES, type ListenerName } from '../config/listener-table.js';
 import type { ListenerSettings } from '../config/listener-settings.js';
-import type { PreparedListener } from '../listeners/prepared-listener.js';
+import type { PreparedListener, SniMaterial } from '../listeners/prepared-listener.js';
+import { sniKey } from './prepare-sni.js';
 import type { TlsMaterial } from '../tls/load-tls-material.js';
 import type { TlsPolicy } from '../tls/tls-policy.js';
 
@@ -17,6 +18,7 @@ export interface RunningListener {
   settings: ListenerSettings;
   tls: TlsMaterial | undefined;
   policy: TlsPolicy;
+  sni: SniMaterial[];
 }
 
 /** The part of a prepared configuration that decides socket work. */
@@ -49,6 +51,7 @@ function planOne(name: ListenerName, running: RunningListener | undefined, next:
   const andLimits = limitsChanged ? ', limits' : '';
   if (next.tls && running.tls && next.tls.digest !== running.tls.digest) return { name, action: 'swap-tls', reason: `certificate ${next.tls.certificate.serialNumber}${andLimits}` };
   if (next.tls && !samePolicy(running.policy, policy)) return { name, action: 'swap-tls', reason: `TLS protocols or ciphers${andLimits}` };
+  if (next.tls && sniKey(running.sni) !== sniKey(next.sni)) return { name, action: 'swap-tls', reason: `SNI certificates${andLimits}` };
   if (limitsChanged) return { name, action: 'tune', reason: 'limits' };
   return undefined;
 }

@@ -12,6 +12,7 @@ import type { PreparedListener } from '../listeners/prepared-listener.js';
 import { trustTest, type TrustTest } from '../config/trusted-proxies.js';
 import { resolveUpstream, type UpstreamSettings } from '../config/upstream-settings.js';
 import { loadUpstreamClient } from '../gateway/upstream.js';
+import { prepareSni } from './prepare-sni.js';
 import { readRegularFile } from '../config/safe-read.js';
 import { describeReadFailure } from '../config/read-failure.js';
 import { createSecureContext } from 'node:tls';
@@ -132,14 +133,16 @@ export async function prepareConfig(loaded: LoadedConfig): Promise<Preparation> 
       problems.push({ source: sourceLabel(loaded, at), path: formatPath(at), message: `TLS of ${listNames(members.map((m) => m.name))}: ${result.message}` });
     }),
   );
+  const sni = await prepareSni(settings, policy, (path) => sourceLabel(loaded, path), problems);
   const upstream = await prepareUpstream(loaded, problems);
   if (problems.length > 0) return { ok: false, problems };
 
   const listeners = perListener((name): PreparedListener => {
     const own = settingsByName[name];
-    return { settings: own, tls: own.enabled && own.tls ? materials.get(JSON.stringify(own.tls)) : undefined };
+    return { settings: own, tls: own.enabled && own.tls ? materials.get(JSON.stringify(own.tls)) : undefined, sni: sni.get(name) ?? [] };
   });
   const accounts = indexAccounts(config.identity);
-  const warnings = [...policy.warnings, ...tlsWarnings(listeners), ...accountWarnings(settings, accounts, upstream?.settings.auth === 'passthrough'), ...unusableAccountNames(accounts), ...managementExposure(settingsByName.management), ...gatewayWarnings(loaded, upstream?.settings)];
+  const sniWarnings = [...sni.values()].flat().flatMap((entry) => (entry.material.warnings ?? []).map((text) => `TLS certificate for ${entry.hostnames.join(', ')}: ${text}`));
+  const warnings = [...policy.warnings, ...tlsWarnings(listeners), ...new Set(sniWarnings), ...accountWarnings(settings, accounts, upstream?.settings.auth === 'passthrough'), ...unusableAccountNames(accounts), ...managementExposure(settingsByName.management), ...gatewayWarnings(loaded, upstream?.settings)];
   return { ok: true, prepared: { loaded, accounts, policy, listeners, upstream, trust: trustTest(config.trustedProxies), warnings } };
 }
