@@ -16,6 +16,7 @@ import { failedStart, startKeepd, type KeepdProcess } from './helpers/keepd-proc
 import { CLI } from './helpers/paths.js';
 import { functionalUsers, TEST_BASE, tlsFixture, USERS } from './helpers/test-config.js';
 import { tempDir } from './helpers/temp-dir.js';
+import { certificateFor } from './helpers/dated-certificate.js';
 
 /*
  * TLS files an admin (or a mount, or a clock) puts in keepd's way: FIFOs, devices, huge files,
@@ -104,42 +105,6 @@ async function servedSerial(keepd: KeepdProcess): Promise<string> {
 
 async function serialOf(pemFile: string): Promise<string> {
   return new X509Certificate(await readFile(pemFile)).serialNumber.toUpperCase();
-}
-
-// ---------------------------------------------------------------------------------------------
-// Certificates with chosen dates, signed by the test CA for the fixture key, as `openssl ca` does.
-
-let serial = 0x4000;
-
-/** A chain file (leaf + test CA) for server.key.pem, valid from `start` to `end` (YYYYMMDDHHMMSSZ). */
-async function certificateFor(cn: string, start: string, end: string): Promise<string> {
-  const dir = await tempDir({
-    'index.txt': '',
-    serial: `${(serial++).toString(16)}\n`,
-    'ca.cnf': [
-      '[ca]',
-      'default_ca = test',
-      '[test]',
-      'database = index.txt',
-      'new_certs_dir = .',
-      'serial = serial',
-      'default_md = sha256',
-      'policy = any',
-      'unique_subject = no',
-      'x509_extensions = leaf',
-      '[any]',
-      'commonName = supplied',
-      '[leaf]',
-      'subjectAltName = DNS:localhost,IP:127.0.0.1,IP:::1',
-      'extendedKeyUsage = serverAuth',
-      '',
-    ].join('\n'),
-  });
-  await run('openssl', ['req', '-new', '-key', tlsFixture('server.key.pem'), '-subj', `/CN=${cn}`, '-out', 'leaf.csr'], { cwd: dir });
-  await run('openssl', ['ca', '-batch', '-config', 'ca.cnf', '-cert', tlsFixture('ca.cert.pem'), '-keyfile', tlsFixture('ca.key.pem'), '-in', 'leaf.csr', '-startdate', start, '-enddate', end, '-out', 'leaf.pem'], { cwd: dir });
-  const chain = path.join(dir, 'chain.pem');
-  await writeFile(chain, Buffer.concat([await readFile(path.join(dir, 'leaf.pem')), await readFile(tlsFixture('ca.cert.pem'))]));
-  return chain;
 }
 
 const EXPIRED = { start: '20200101000000Z', end: '20210101000000Z', notAfter: '2021-01-01T00:00:00.000Z' };

@@ -7,6 +7,7 @@ import { request } from './helpers/http-client.js';
 import { startKeepd, type KeepdProcess } from './helpers/keepd-process.js';
 import { runCli } from './helpers/run-cli.js';
 import { tempDir } from './helpers/temp-dir.js';
+import { certificateFor } from './helpers/dated-certificate.js';
 import { functionalUsers, TEST_BASE, tlsFixture, USERS } from './helpers/test-config.js';
 
 /** The subject CN the listener presents to a client asking for `servername` (none: no SNI), seen by openssl s_client. */
@@ -49,6 +50,7 @@ describe('SNI: several certificates on one TLS listener', () => {
   it('the handshake picks by the name asked for: exact (any case), wildcard from the SAN, else the main certificate', () => {
     assert.equal(presented(port(), 'keep.example.com'), 'keepd other server');
     assert.equal(presented(port(), 'keep2.EXAMPLE.com'), 'keepd other server');
+    assert.equal(presented(port(), 'keep.example.com.'), 'keepd other server', 'a fully qualified name with its root dot');
     assert.equal(presented(port(), 'a.wild.example'), 'keepd wildcard');
     assert.equal(presented(port(), 'a.b.wild.example'), 'keepd test server', 'a wildcard covers one label');
     assert.equal(presented(port(), 'localhost'), 'keepd test server');
@@ -80,6 +82,17 @@ describe('SNI: several certificates on one TLS listener', () => {
     assert.equal(presented(port(), 'x.wild.example'), 'keepd wildcard');
     assert.equal(presented(port(), 'localhost'), mainSerial);
   });
+
+  it('a renewal to an expired certificate is refused: the valid one keeps serving its names', async () => {
+    const before = presented(port(), 'keep.example.com');
+    const expired = await certificateFor('keepd sni expired', '20200101000000Z', '20210101000000Z');
+    await copyFile(tlsFixture('server.key.pem'), path.join(dir, 'keep.key.pem.new'));
+    await copyFile(expired, path.join(dir, 'keep.cert.pem.new'));
+    await rename(path.join(dir, 'keep.key.pem.new'), path.join(dir, 'keep.key.pem'));
+    await rename(path.join(dir, 'keep.cert.pem.new'), path.join(dir, 'keep.cert.pem'));
+    await keepd.waitForLog((line) => /configuration refused/.test(line.msg) && /keep\.example\.com.*expired on 2021-01-01/.test(line.msg));
+    assert.equal(presented(port(), 'keep.example.com'), before);
+  });
 });
 
 describe('SNI: configuration problems', () => {
@@ -104,5 +117,19 @@ describe('SNI: configuration problems', () => {
     assert.match(load.stderr, /certificates\[0\].*missing\.pem/s);
     assert.match(load.stderr, /certificates\[1\] has no DNS name in its subjectAltName: give it "hostnames"/);
     assert.ok((await readFile(path.join(second, 'tls.json'), 'utf8')).length > 0);
+  });
+
+  it('certificates where they would be ignored, IP literals, and names the certificate does not hold are said', async () => {
+    const entry = { TLSType: 'pem', TLSFile: tlsFixture('other.key.pem'), PEMCert: tlsFixture('other.cert.pem') };
+    const ignored = await tempDir({ 'a.json': { TLSType: 'pem', TLSFile: tlsFixture('server.key.pem'), PEMCert: tlsFixture('server.chain.pem'), listeners: { metrics: { certificates: [entry] } } } });
+    const block = await runCli(['check', '--config-dir', ignored]);
+    assert.equal(block.code, 2);
+    assert.match(block.stderr, /listeners\.metrics\.certificates.*only with the block's own TLS keys/);
+    const ip = await tempDir({ 'a.json': { TLSType: 'pem', TLSFile: tlsFixture('server.key.pem'), PEMCert: tlsFixture('server.chain.pem'), certificates: [{ ...entry, hostnames: ['192.0.2.1'] }] } });
+    assert.match((await runCli(['check', '--config-dir', ip])).stderr, /not an IP address/);
+    const foreign = await tempDir({ 'a.json': { TLSType: 'pem', TLSFile: tlsFixture('server.key.pem'), PEMCert: tlsFixture('server.chain.pem'), certificates: [{ ...entry, hostnames: ['keep.example.com'] }] } });
+    const warned = await runCli(['check', '--config-dir', foreign]);
+    assert.equal(warned.code, 0);
+    assert.match(warned.stderr, /certificates\[0\] is presented for keep\.example\.com, which its certificate \(CN=keepd other server\) does not name/);
   });
 });

@@ -30,6 +30,16 @@ function tlsRelations(block: JsonObject, prefix: string[]): Relation[] {
   if (has('TLSFile') && !has('TLSType')) {
     out.push({ path: [...prefix, 'TLSType'], setBy: [...prefix, 'TLSFile'], message: 'is required when TLSFile is set: "pfx", "jks" or "pem"' });
   }
+  if (has('certificates') && !has('TLSFile') && !has('TLSType')) {
+    // Without a main certificate of the same place, these would be ignored without a word.
+    out.push({
+      path: [...prefix, 'certificates'],
+      message:
+        prefix.length > 0
+          ? "are used only with the block's own TLS keys (TLSFile, TLSType): without them this listener serves the top-level TLS and its certificates"
+          : 'need the main certificate next to them (TLSFile, TLSType): it serves the names none of them has',
+    });
+  }
   if (has('TLSType') && !has('TLSFile')) {
     out.push({ path: [...prefix, 'TLSFile'], setBy: [...prefix, 'TLSType'], message: `is required when TLSType is set: the ${type === 'pem' ? 'private key' : 'keystore'} file` });
   }

@@ -68,8 +68,9 @@ const identity = z.looseObject(
 
 export const TLS_TYPES = ['pfx', 'jks', 'pem'] as const;
 
-const HOSTNAME_EXPECTED = 'a DNS name such as "keep.example.com" or "*.example.com"';
-const hostname = z.string({ error: HOSTNAME_EXPECTED }).regex(/^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i, { error: HOSTNAME_EXPECTED });
+const HOSTNAME_EXPECTED = 'a DNS name such as "keep.example.com" or "*.example.com" (international names in their xn-- form)';
+// Letters, digits and hyphens only (IDN names in their xn-- form); no IP literal: SNI never carries one (RFC 6066).
+const hostname = z.string({ error: HOSTNAME_EXPECTED }).refine((text) => !/^[\d.]+$/.test(text), { error: `${HOSTNAME_EXPECTED}, not an IP address (SNI never carries one)` }).regex(/^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i, { error: HOSTNAME_EXPECTED });
 
 /** keepd's extension: one more certificate of a TLS listener, presented to clients that ask for its names (SNI). */
 const sniCertificate = z

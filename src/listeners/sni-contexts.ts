@@ -30,7 +30,8 @@ export class SniContexts {
   /** Exact name, then the `*.` wildcard one label down; undefined: the main certificate. */
   contextFor(servername: string): SecureContext | undefined {
     if (this.#byName.size === 0) return undefined;
-    const name = servername.toLowerCase();
+    // `keep.example.com.` (fully qualified, with its root dot) is keep.example.com.
+    const name = servername.toLowerCase().replace(/\.$/, '');
     const exact = this.#byName.get(name);
     if (exact) return exact;
     const dot = name.indexOf('.');

@@ -17,7 +17,7 @@ import { createAuthGates } from './auth-gates.js';
 import { Watching } from './config-watcher.js';
 import { ListenerSet } from './listener-set.js';
 import type { PreparedConfig } from './prepare.js';
-import { expiredSwaps } from '../tls/certificate-checks.js';
+import { expiredSniSwaps, expiredSwaps } from '../tls/certificate-checks.js';
 import { tlsRemovals } from './plan.js';
 import { PublicPasswordScan } from './public-password-scan.js';
 import { decide, loadConfiguration, rejected, type Snapshot } from './reload.js';
@@ -232,7 +232,7 @@ export class Daemon implements ListenerServices {
     const next = loaded.prepared;
     await yieldToEventLoop();
     const running = this.#listeners.running();
-    const refusals = [...tlsRemovals(running, next), ...expiredSwaps(running, next.listeners)];
+    const refusals = [...tlsRemovals(running, next), ...expiredSwaps(running, next.listeners), ...expiredSniSwaps(running, next.listeners)];
     if (refusals.length > 0) {
       // Refused, but its TLS files are followed: renewing them in place must be seen.
       await this.#watching.follow(settingsOf(next), current.prepared.loaded.config.watch, false);

@@ -20,8 +20,9 @@ export function dnsNames(subjectAltName: string | undefined): string[] {
 export async function prepareSni(
   settings: readonly ListenerSettings[],
   policy: TlsPolicy,
-  sourceLabel: (path: string[]) => string,
+  sourceLabel: (path: (string | number)[]) => string,
   problems: ConfigProblem[],
+  warnings: Set<string>,
 ): Promise<Map<ListenerName, SniMaterial[]>> {
   const loads = new Map<string, ReturnType<typeof loadTlsMaterial>>();
   const load = (source: SniSource): ReturnType<typeof loadTlsMaterial> => {
@@ -36,7 +37,7 @@ export async function prepareSni(
     if (!listener.enabled || !listener.tls || listener.sni.length === 0) continue;
     const materials: SniMaterial[] = [];
     for (const [index, source] of listener.sni.entries()) {
-      const at = [...listener.tlsKeysAt, 'certificates', String(index), 'TLSFile'];
+      const at = [...listener.tlsKeysAt, 'certificates', index, 'TLSFile'];
       const result = await load(source);
       if (!result.ok) {
         problems.push({ source: sourceLabel(at), path: formatPath(at), message: `TLS of the ${listener.name} listener, certificates[${index}]: ${result.message}` });
@@ -47,11 +48,22 @@ export async function prepareSni(
         problems.push({ source: sourceLabel(at), path: formatPath(at), message: `the certificate of certificates[${index}] has no DNS name in its subjectAltName: give it "hostnames"` });
         continue;
       }
+      const own = dnsNames(result.material.certificate.subjectAltName);
+      for (const name of hostnames.filter((host) => !covers(own, host))) {
+        warnings.add(`certificates[${index}] is presented for ${name}, which its certificate (${result.material.certificate.subject}) does not name: clients will refuse it`);
+      }
       materials.push({ material: result.material, hostnames });
     }
     out.set(listener.name, materials);
   }
   return out;
+}
+
+/** Does a certificate with these DNS names cover `host` (exact, or its `*.` wildcard one label down)? */
+function covers(names: readonly string[], host: string): boolean {
+  if (names.includes(host)) return true;
+  const dot = host.indexOf('.');
+  return !host.startsWith('*.') && dot > 0 && names.includes(`*${host.slice(dot)}`);
 }
 
 /** What a listener's SNI certificates are, for comparing a running listener with a new configuration. */

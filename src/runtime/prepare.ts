@@ -133,7 +133,8 @@ export async function prepareConfig(loaded: LoadedConfig): Promise<Preparation> 
       problems.push({ source: sourceLabel(loaded, at), path: formatPath(at), message: `TLS of ${listNames(members.map((m) => m.name))}: ${result.message}` });
     }),
   );
-  const sni = await prepareSni(settings, policy, (path) => sourceLabel(loaded, path), problems);
+  const sniNotes = new Set<string>();
+  const sni = await prepareSni(settings, policy, (path) => sourceLabel(loaded, path.map(String)), problems, sniNotes);
   const upstream = await prepareUpstream(loaded, problems);
   if (problems.length > 0) return { ok: false, problems };
 
@@ -143,6 +144,6 @@ export async function prepareConfig(loaded: LoadedConfig): Promise<Preparation> 
   });
   const accounts = indexAccounts(config.identity);
   const sniWarnings = [...sni.values()].flat().flatMap((entry) => (entry.material.warnings ?? []).map((text) => `TLS certificate for ${entry.hostnames.join(', ')}: ${text}`));
-  const warnings = [...policy.warnings, ...tlsWarnings(listeners), ...new Set(sniWarnings), ...accountWarnings(settings, accounts, upstream?.settings.auth === 'passthrough'), ...unusableAccountNames(accounts), ...managementExposure(settingsByName.management), ...gatewayWarnings(loaded, upstream?.settings)];
+  const warnings = [...policy.warnings, ...tlsWarnings(listeners), ...new Set(sniWarnings), ...sniNotes, ...accountWarnings(settings, accounts, upstream?.settings.auth === 'passthrough'), ...unusableAccountNames(accounts), ...managementExposure(settingsByName.management), ...gatewayWarnings(loaded, upstream?.settings)];
   return { ok: true, prepared: { loaded, accounts, policy, listeners, upstream, trust: trustTest(config.trustedProxies), warnings } };
 }

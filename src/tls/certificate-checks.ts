@@ -55,3 +55,32 @@ export function expiredSwaps(
   }
   return perMessage(refused);
 }
+
+/** What expiredSniSwaps reads of a listener: its SNI certificates. */
+interface WithSni {
+  sni: readonly { material: TlsMaterial; hostnames: readonly string[] }[];
+}
+
+/**
+ * The same rule for SNI certificates (`certificates`): a reload never hands a host name that a
+ * valid certificate serves now to an expired one (a failed renewal of one host must not break
+ * it). A new entry, or names nothing served yet, get the load's warning only.
+ */
+export function expiredSniSwaps(running: Readonly<Partial<Record<string, WithSni>>>, next: Readonly<Record<string, WithSni>>, now: number = Date.now()): string[] {
+  const refused: (readonly [string, string])[] = [];
+  for (const [name, listener] of Object.entries(next)) {
+    const was = running[name]?.sni ?? [];
+    for (const entry of listener.sni) {
+      if (was.some((old) => old.material.digest === entry.material.digest)) continue;
+      if (certificateValidity(entry.material.certificate, now).state !== 'expired') continue;
+      const served = entry.hostnames.filter((host) => was.some((old) => old.hostnames.includes(host) && certificateValidity(old.material.certificate, now).state !== 'expired'));
+      if (served.length === 0) continue;
+      refused.push([
+        name,
+        `${describeCertificate(entry.material.certificate, entry.material.certificateFile ?? 'the new TLS material')} for ${served.join(', ')} expired on ${entry.material.certificate.validTo}; ` +
+          'keepd does not swap to an expired certificate and keeps serving the running one. Install a renewed certificate with its key, then reload',
+      ]);
+    }
+  }
+  return perMessage(refused);
+}
