@@ -1,6 +1,5 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { fastify, LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -19,6 +18,7 @@ import { secureServerOptions, securityHeaders, serverTimeouts } from './server-o
 import { ClientConnections } from './client-connections.js';
 import type { PreparedListener, SniMaterial } from './prepared-listener.js';
 import { SniContexts } from './sni-contexts.js';
+import { openFrontDoor, type FrontDoor } from './front-door.js';
 
 export interface RouteEntry {
   method: string;
@@ -31,15 +31,6 @@ export interface RouteEntry {
  */
 export type RouteRegistrar = (app: FastifyInstance, setup: { headers: Readonly<Record<string, string>> }) => void;
 
-/**
- * A listener's own handling before Fastify (the data listener's gateway): node's raw request, a
- * request with `Expect: 100-continue` (the front door decides when to let the body come), and
- * upgrades. Returning false leaves the request to Fastify's routes; an upgrade nobody takes is refused.
- */
-export interface FrontDoor {
-  request(req: IncomingMessage, res: ServerResponse): boolean;
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
-}
 
 /** What a listener's file provides: its routes, and optionally a front door before them. */
 export interface ListenerParts {
@@ -109,7 +100,7 @@ export class ListenerServer {
           ? createHttpsServer({ ...secureServerOptions(tls, policy), ...timeouts, handshakeTimeout: limits.handshakeTimeoutMs, SNICallback: (name, done) => done(null, this.#sni.contextFor(name)) }, onRequest)
           : createHttpServer(timeouts, onRequest);
         server.maxConnections = limits.maxConnections;
-        if (front) this.#openFrontDoor(server, front, handler);
+        if (front) openFrontDoor(server, front, handler, () => this.#closing);
         // Before TLS and HTTP: a client over its share is closed on accept.
         const perClient = new ClientConnections(() => this.#settings.limits.maxConnectionsPerClient, (address) => options.trust()(address));
         server.on('connection', (socket: Socket) => {
@@ -131,17 +122,7 @@ export class ListenerServer {
     this.#app.removeContentTypeParser('text/plain');
   }
 
-  #openFrontDoor(server: HttpServer | HttpsServer, front: FrontDoor, handler: (req: IncomingMessage, res: ServerResponse) => void): void {
-    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
-      if (!this.#closing && front.request(req, res)) return;
-      res.writeContinue();
-      handler(req, res);
-    });
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      if (!this.#closing && front.upgrade(req, socket, head)) return;
-      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-    });
-  }
+
 
   /**
    * What every request goes through, in order: the listener's onRequest hook (security headers,
