@@ -80,14 +80,17 @@ export class Daemon implements ListenerServices {
     this.#log = options.logger;
     this.#active = { prepared, generation: 1, loadedAt: new Date() };
     this.#gates = createAuthGates(() => this.#active.prepared, this.limiter, this.metrics);
+    // Something /health reports changed: its cached answer is stale.
+    const changed = (): void => {
+      this.#stateVersion++;
+    };
     this.gateway = new Gateway({
       gate: this.#gates.data,
       metrics: this.metrics.upstream,
       log: this.#log,
       record: (method, status, seconds) => this.metrics.requests.record('data', '/*', method, status, seconds),
-      changed: () => this.#changed(),
+      changed,
     });
-    const changed = (): void => this.#changed();
     this.#listeners = new ListenerSet({ log: this.#log, metrics: this.metrics, parts: (name) => listenerParts(name, this), trust: () => this.#active.prepared.trust, changed });
     this.#scan = new PublicPasswordScan({ log: this.#log, metrics: this.metrics, changed });
     this.#watching = new Watching({ configDir: options.configDir, log: this.#log, onChange: (reason) => void this.reload({ trigger: 'watch', origin: `watch: ${reason}` }) });
@@ -123,11 +126,6 @@ export class Daemon implements ListenerServices {
       await this.#listeners.closeAll(0);
       throw new StartupError(failures);
     }
-  }
-
-  /** Something /health reports changed: its cached answer is stale. */
-  #changed(): void {
-    this.#stateVersion++;
   }
 
   /** The snapshot's settings into what keeps state across reloads (logger, metrics), and its scan. */
