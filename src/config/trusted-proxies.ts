@@ -68,7 +68,3 @@ function stripPort(hop: string): string {
   const v4 = /^(\d+\.\d+\.\d+\.\d+):\d+$/.exec(hop);
   return v4?.[1] ?? hop;
 }
-
-export function trustsAnyone(test: TrustTest): boolean {
-  return test !== trustsNobody;
-}

@@ -7,7 +7,7 @@
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
 /** Set by keepd alone: from a client they would be a forgery. */
-export const IDENTITY_HEADERS = { name: 'x-forwarded-user', cn: 'x-forwarded-user-cn' } as const;
+const IDENTITY_HEADERS = { name: 'x-forwarded-user', cn: 'x-forwarded-user-cn' } as const;
 
 /** What a proxy in front of keepd may say about its client; believed from trusted proxies only. */
 const FORWARDING = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-real-ip', 'forwarded']);

@@ -6,10 +6,11 @@ import type { UpstreamSettings } from '../config/upstream-settings.js';
 import type { UpstreamMetrics } from '../metrics/upstream-metrics.js';
 import { logs } from '../support/logger.js';
 import type { ExchangeEnd } from './exchange.js';
-import { proxy, type ProxyContext } from './proxy.js';
+import type { ProxyContext } from './context.js';
+import { proxy } from './proxy.js';
 import { Upstream } from './upstream.js';
 import { UpstreamHealth, type UpstreamStatus } from './upstream-health.js';
-import { proxyUpgrade, type TunnelContext } from './websocket.js';
+import { proxyUpgrade } from './websocket.js';
 
 export interface GatewayOptions {
   /** The data listener's authentication (its realm, throttle, metrics). */
@@ -39,7 +40,7 @@ export class Gateway {
   #upstream: Upstream | undefined;
   #health: UpstreamHealth | undefined;
   #proxy: ProxyContext | undefined;
-  #tunnel: TunnelContext | undefined;
+  #tunnel: ProxyContext | undefined;
 
   constructor(options: GatewayOptions) {
     this.#options = options;

@@ -1,32 +1,23 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Account } from '../accounts/accounts.js';
-import { authenticate, refusalResponse, type AuthGate, type AuthOutcome } from '../auth/authenticate.js';
 import { clientAddress } from '../config/trusted-proxies.js';
-import type { UpstreamMetrics, UpstreamOutcome } from '../metrics/upstream-metrics.js';
+import type { UpstreamOutcome } from '../metrics/upstream-metrics.js';
 import { errorBody, HSTS } from '../support/http-answers.js';
+import { admit } from './admission.js';
 import { Exchange, expectsContinue, type ExchangeEnd } from './exchange.js';
 import { requestHeaders } from './forward-headers.js';
-import { guardLogin, type LoginSettle } from './login-guard.js';
-import { ambiguousTarget, effectiveMethod, loginOf, loginUser, LOGIN_BODY_MAX_BYTES, type Login } from './login-requests.js';
-import type { Upstream } from './upstream.js';
+import type { ProxyContext } from './context.js';
+import type { LoginGuard, LoginSettle } from './login-guard.js';
+import { loginUser, LOGIN_BODY_MAX_BYTES } from './login-requests.js';
 
-/** Everything one proxied request works with, read live from the running daemon. */
-export interface ProxyContext {
-  readonly upstream: Upstream;
-  /** The data listener's realm, login throttle, trusted proxies and metrics. */
-  readonly gate: AuthGate;
-  readonly metrics: UpstreamMetrics;
-  /** After every request: for the listener's request metrics, the health state and the log. */
-  readonly ended: (end: ExchangeEnd) => void;
-}
 
 interface Who {
   client: string;
   peer: string;
   started: number;
   tls: boolean;
-  account?: Account;
+  account?: Account | undefined;
 }
 
 function sendJson(res: ServerResponse, statusCode: number, headers: Record<string, string>, body: unknown, close: boolean, tls: boolean): void {
@@ -53,52 +44,27 @@ export function proxy(req: IncomingMessage, res: ServerResponse, ctx: ProxyConte
     ctx.metrics.count(outcome);
     ctx.ended({ status: statusCode, answered: 0, reached: false, outcome, seconds: (performance.now() - who.started) / 1000, sent: 0, received: 0, method: req.method ?? '', url, client: who.client });
   };
-  if (!url.startsWith('/') || ambiguousTarget(url)) {
-    refuse(400, {}, errorBody(400, 'the data port takes plain origin-form targets ("/api/..."): no proxy-style URL, dot segments or backslashes'));
-    return;
-  }
-  const { bodyLimit, auth } = ctx.upstream.settings;
+  const { bodyLimit } = ctx.upstream.settings;
   const declared = req.headers['content-length'];
   if (bodyLimit !== undefined && declared !== undefined && Number(declared) > bodyLimit) {
     refuse(413, {}, errorBody(413, `the request body is over bodyHandler.bodyLimit (${bodyLimit} bytes)`));
     return;
   }
-  if (auth === 'functional') {
-    const settle = (result: AuthOutcome): void => {
-      if (res.destroyed) return;
-      if (result.kind !== 'ok') {
-        const refusal = refusalResponse(ctx.gate, result);
-        refuse(refusal.statusCode, refusal.headers, refusal.body);
-      } else {
-        who.account = result.account;
-        forward(req, res, ctx, who);
-      }
-    };
-    const outcome = authenticate(ctx.gate, req.headers.authorization, who.client);
-    if (outcome instanceof Promise) outcome.then(settle, () => refuse(500, {}, errorBody(500, 'internal error; see the keepd log')));
-    else settle(outcome);
-    return;
-  }
-  const login = loginOf(effectiveMethod(req.method, req.headers), url, req.headers.authorization);
-  if (login === undefined) forward(req, res, ctx, who);
-  else passthroughLogin(req, res, ctx, who, login, refuse);
+  admit(req, ctx, who.client, () => res.destroyed, (admission) => {
+    if (admission.kind === 'refused') {
+      refuse(admission.refusal.statusCode, admission.refusal.headers, admission.refusal.body);
+      return;
+    }
+    who.account = admission.account;
+    const { login } = admission;
+    if (login === undefined) forward(req, res, ctx, who);
+    else if (login.request.kind === 'basic') forward(req, res, ctx, who, undefined, login.guard.settleFor(login.request.user));
+    else forwardJwtLogin(req, res, ctx, who, login.guard, refuse);
+  });
 }
 
-/**
- * A login in passthrough mode (login-guard.ts): refused while its client is throttled, otherwise
- * forwarded, and the product's answer tells the throttle. A JWT login's body is read first, for
- * its username.
- */
-function passthroughLogin(req: IncomingMessage, res: ServerResponse, ctx: ProxyContext, who: Who, login: NonNullable<Login>, refuse: (status: number, headers: Record<string, string>, body: unknown, outcome?: UpstreamOutcome) => void): void {
-  const guard = guardLogin(ctx.gate, who.client, login);
-  if ('refused' in guard) {
-    refuse(guard.refused.statusCode, guard.refused.headers, guard.refused.body);
-    return;
-  }
-  if (login.kind === 'basic') {
-    forward(req, res, ctx, who, undefined, guard.settleFor(login.user));
-    return;
-  }
+/** A JWT login (passthrough): its small JSON body is read first, for the username the throttle counts it for. */
+function forwardJwtLogin(req: IncomingMessage, res: ServerResponse, ctx: ProxyContext, who: Who, guard: Exclude<LoginGuard, { refused: unknown }>, refuse: (status: number, headers: Record<string, string>, body: unknown, outcome?: UpstreamOutcome) => void): void {
   readLoginBody(req, res, ctx, (body) => {
     if (Buffer.isBuffer(body)) {
       forward(req, res, ctx, who, body, guard.settleFor(loginUser(body)));

@@ -2,18 +2,15 @@ import { request as httpRequest, STATUS_CODES, type IncomingMessage } from 'node
 import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { authenticate, refusalResponse, type AuthOutcome, type RefusalResponse } from '../auth/authenticate.js';
+import type { RefusalResponse } from '../auth/authenticate.js';
 import { clientAddress } from '../config/trusted-proxies.js';
 import { statusClass, type UpstreamOutcome } from '../metrics/upstream-metrics.js';
 import { errorBody, HSTS } from '../support/http-answers.js';
 import { classifyFailure, codedError, failureBody, type UpstreamFailure } from './failures.js';
 import { requestHeaders, responseHeaders } from './forward-headers.js';
-import { guardLogin, type LoginSettle } from './login-guard.js';
-import { ambiguousTarget, effectiveMethod, loginOf } from './login-requests.js';
-import type { ProxyContext } from './proxy.js';
-
-/** The same context as a request's: upgrades are proxied requests too (metrics, throttle, health). */
-export type TunnelContext = ProxyContext;
+import { admit } from './admission.js';
+import type { LoginSettle } from './login-guard.js';
+import type { ProxyContext } from './context.js';
 
 interface Upgrade {
   req: IncomingMessage;
@@ -54,7 +51,7 @@ function answer(up: Upgrade, statusCode: number, headers: Record<string, string>
  * passthrough), then a connection of its own to the product, whose answer (101, or a refusal such
  * as 401) goes back to the client as the product sent it.
  */
-export function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: TunnelContext): void {
+export function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: ProxyContext): void {
   socket.on('error', () => socket.destroy());
   const peer = req.socket.remoteAddress ?? '';
   const up: Upgrade = { req, socket, head, peer, client: clientAddress(peer, req.headers['x-forwarded-for'], ctx.gate.trust()), tls: (req.socket as Partial<TLSSocket>).encrypted === true, started: performance.now() };
@@ -66,40 +63,25 @@ export function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
     answer(up, refusal.statusCode, refusal.headers, JSON.stringify(refusal.body));
     end(refusal.statusCode, 0, false, 'refused');
   };
-  const url = req.url ?? '/';
   if (!/^websocket$/i.test(req.headers.upgrade ?? '')) {
     // h2c and the like would hand the client a connection keepd no longer reads.
     refuse({ statusCode: 400, headers: {}, body: errorBody(400, 'the data port upgrades to WebSocket only') });
     return;
   }
-  if (!url.startsWith('/') || ambiguousTarget(url)) {
-    refuse({ statusCode: 400, headers: {}, body: errorBody(400, 'the data port takes plain origin-form targets ("/api/..."): no proxy-style URL, dot segments or backslashes') });
-    return;
-  }
-  if (ctx.upstream.settings.auth === 'functional') {
-    const settle = (outcome: AuthOutcome): void => {
-      if (socket.destroyed) return; // gone while its password was checked
-      if (outcome.kind === 'ok') tunnel(up, ctx, end, { name: outcome.account.name, cn: outcome.account.CN });
-      else refuse(refusalResponse(ctx.gate, outcome));
-    };
-    const outcome = authenticate(ctx.gate, req.headers.authorization, up.client);
-    if (outcome instanceof Promise) outcome.then(settle, () => refuse({ statusCode: 500, headers: {}, body: errorBody(500, 'internal error; see the keepd log') }));
-    else settle(outcome);
-    return;
-  }
-  const login = loginOf(effectiveMethod(req.method, req.headers), url, req.headers.authorization);
-  if (!login) {
-    tunnel(up, ctx, end, undefined);
-    return;
-  }
-  const guard = guardLogin(ctx.gate, up.client, login);
-  if ('refused' in guard) refuse(guard.refused);
-  else tunnel(up, ctx, end, undefined, guard.settleFor(login.kind === 'basic' ? login.user : ''));
+  admit(req, ctx, up.client, () => socket.destroyed, (admission) => {
+    if (admission.kind === 'refused') {
+      refuse(admission.refusal);
+      return;
+    }
+    const { account, login } = admission;
+    const identity = account ? { name: account.name, cn: account.CN } : undefined;
+    tunnel(up, ctx, end, identity, login?.guard.settleFor(login.request.kind === 'basic' ? login.request.user : ''));
+  });
 }
 
 type End = (status: number, answered: number, reached: boolean, outcome: UpstreamOutcome, failure?: UpstreamFailure) => void;
 
-function tunnel(up: Upgrade, ctx: TunnelContext, end: End, identity: { name: string; cn: string | undefined } | undefined, login?: LoginSettle): void {
+function tunnel(up: Upgrade, ctx: ProxyContext, end: End, identity: { name: string; cn: string | undefined } | undefined, login?: LoginSettle): void {
   const { upstream } = ctx;
   const { req, socket } = up;
   const { settings } = upstream;

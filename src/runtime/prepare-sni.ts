@@ -6,7 +6,7 @@ import { loadTlsMaterial, type TlsMaterial } from '../tls/load-tls-material.js';
 import type { TlsPolicy } from '../tls/tls-policy.js';
 
 /** The DNS names of a certificate's subjectAltName (`DNS:a, IP Address:...`), lower case. */
-export function dnsNames(subjectAltName: string | undefined): string[] {
+function dnsNames(subjectAltName: string | undefined): string[] {
   return (subjectAltName ?? '')
     .split(/,\s*/)
     .filter((entry) => entry.startsWith('DNS:'))
