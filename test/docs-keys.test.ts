@@ -8,7 +8,7 @@ import { normalizeAliases } from '../src/config/aliases.js';
 import { builtInDefaults } from '../src/config/defaults.js';
 import { ENV_PORT_KEYS, ENV_STRING_KEYS, HEALTHCHECK_PASSWORD, HEALTHCHECK_USER, healthcheckLayer, readEnvironment } from '../src/config/env-layer.js';
 import { isJsonObject, type Json, type JsonObject } from '../src/config/json.js';
-import { LISTENER_NAMES, LISTENERS } from '../src/config/listener-table.js';
+import { LISTENER_NAMES, LISTENERS, REALM_LISTENERS } from '../src/config/listener-table.js';
 import { configSchema } from '../src/config/schema.js';
 import { REPO_ROOT } from './helpers/paths.js';
 
@@ -137,11 +137,19 @@ function schemaRows(fields: [string, Schema][], prefix = ''): SchemaRows {
         return blockFields;
       });
       const keysOf = (block: [string, Schema][]): string[] => block.map(([blockKey]) => blockKey);
-      // Keys every block has share the `listeners.<name>` rows; a block's own extra keys (the data
-      // listener's `upstream`) get rows of their own, `listeners.data.upstream.url`.
-      const common = (blocks[0] ?? []).filter(([blockKey]) => blocks.every((block) => keysOf(block).includes(blockKey)));
+      // Keys every block has, with the same schema, share the `listeners.<name>` rows; a block's own
+      // extra keys (the data listener's `upstream`) and its own take on a shared one (the front
+      // listener's `enabled`, false by default) get rows of their own, `listeners.data.upstream.url`.
+      const schemaOf = (block: [string, Schema][], key: string): Schema | undefined => block.find(([blockKey]) => blockKey === key)?.[1];
+      // The schema most blocks have for a key is the shared one.
+      const shared = (key: string): Schema | undefined => {
+        const schemas = blocks.map((block) => schemaOf(block, key));
+        return schemas.reduce<Schema | undefined>((best, schema) => (schemas.filter((s) => s === schema).length > schemas.filter((s) => s === best).length ? schema : best), schemas[0]);
+      };
+      const common = (blocks[0] ?? []).filter(([blockKey]) => blocks.every((block) => keysOf(block).includes(blockKey))).map(([blockKey]): [string, Schema] => [blockKey, shared(blockKey) ?? z.never()]);
       children.forEach(([listener], index) => {
-        const extra = (blocks[index] ?? []).filter(([blockKey]) => !common.some(([key]) => key === blockKey));
+        const own = blocks[index] ?? [];
+        const extra = own.filter(([blockKey, schema]) => !common.some(([key, commonSchema]) => key === blockKey && commonSchema === schema));
         const nested = schemaRows(extra, `${name}.${listener}.`);
         out.rows.push(...nested.rows);
         out.blocks.push(...nested.blocks);
@@ -380,7 +388,7 @@ describe('the ports table of README.md', () => {
   it('says what src/config/listener-table.ts says', () => {
     const rows = tableRows(readFileSync(README_MD, 'utf8'), '| listener | port key | default port | realm |', 'README.md');
     const documentedPorts = rows.map(({ cells }) => [cells[0], codeSpans(cells[1] ?? '')[0], Number(cells[2]), codeSpans(cells[3] ?? '')[0]]);
-    const actual = LISTENER_NAMES.map((name) => [name, LISTENERS[name].portKey, LISTENERS[name].defaultPort, LISTENERS[name].realm]);
+    const actual = REALM_LISTENERS.map((name) => [name, LISTENERS[name].portKey, LISTENERS[name].defaultPort, LISTENERS[name].realm]);
     assert.deepEqual(documentedPorts, actual);
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { builtInDefaults } from '../src/config/defaults.js';
 import type { ListenerLimits, ListenerSettings } from '../src/config/listener-settings.js';
-import { LISTENERS, perListener, type ListenerName } from '../src/config/listener-table.js';
+import { FRONT_DEFAULT_PORT, isRealmListener, LISTENERS, perListener, type ListenerName } from '../src/config/listener-table.js';
 import { validateConfig } from '../src/config/schema.js';
 import type { PreparedListener } from '../src/listeners/prepared-listener.js';
 import { plan, tlsRemovals, type NextListeners, type RunningListener } from '../src/runtime/plan.js';
@@ -27,13 +27,16 @@ function material(serial: string): TlsMaterial {
 
 type Spec = { enabled?: boolean; port?: number; host?: string; tls?: string | null; limits?: Partial<ListenerLimits> };
 
+const defaultPort = (name: ListenerName): number => (isRealmListener(name) ? LISTENERS[name].defaultPort : FRONT_DEFAULT_PORT);
+
 function settings(name: ListenerName, spec: Spec): ListenerSettings {
   return {
     name,
-    enabled: spec.enabled ?? true,
-    port: spec.port ?? LISTENERS[name].defaultPort,
+    enabled: spec.enabled ?? name !== 'front',
+    port: spec.port ?? defaultPort(name),
     host: spec.host ?? '127.0.0.1',
-    realm: LISTENERS[name].realm,
+    realm: isRealmListener(name) ? LISTENERS[name].realm : undefined,
+    http2: true,
     tls: undefined,
     tlsKeysAt: [],
     sni: [],
@@ -84,7 +87,7 @@ describe('plan(running, next): the socket work of a reload', () => {
   }
 
   it('plans every listener, in table order', () => {
-    const next: NextListeners = { policy: POLICY, listeners: perListener((name) => prepared(name, { port: 1 + LISTENERS[name].defaultPort })) };
+    const next: NextListeners = { policy: POLICY, listeners: perListener((name) => prepared(name, { port: 1 + defaultPort(name) })) };
     assert.deepEqual(
       plan({}, next).map((c) => `${c.name}: ${c.action}`),
       ['data: start', 'health: start', 'management: start', 'metrics: start'],

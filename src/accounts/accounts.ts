@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import type { KeepConfig } from '../config/schema.js';
-import { LISTENER_NAMES, LISTENERS, REALMS, type Realm } from '../config/listener-table.js';
+import { REALM_LISTENERS, LISTENERS, REALMS, type Realm } from '../config/listener-table.js';
 import { displayAccountName } from '../config/account-name.js';
 import { parseSecret, type SaltedSecret } from './secret.js';
 
@@ -111,7 +111,7 @@ export function quoteName(name: string): string {
 export function unusableAccountNames(index: AccountIndex): string[] {
   const warnings: string[] = [];
   for (const realm of REALMS) {
-    const listeners = LISTENER_NAMES.filter((listener) => LISTENERS[listener].realm === realm).join(', ');
+    const listeners = REALM_LISTENERS.filter((listener) => LISTENERS[listener].realm === realm).join(', ');
     for (const name of index.get(realm)?.keys() ?? []) {
       const why = whyNameCannotLogIn(name);
       if (why !== undefined) warnings.push(`account ${quoteName(name)} of identity.${realm} can never log in to the ${listeners} listener: ${why}; rename it`);

@@ -1,4 +1,4 @@
-import { LISTENER_NAMES, LISTENERS, type ListenerName, type Realm } from '../config/listener-table.js';
+import { REALM_LISTENERS, LISTENERS, type RealmListener, type Realm } from '../config/listener-table.js';
 import { quoteName, type AccountIndex } from './accounts.js';
 import { verifyPassword, type SaltedSecret } from './secret.js';
 
@@ -16,7 +16,7 @@ export const PUBLISHED_SECRETS: ReadonlySet<string> = new Set([
 ]);
 
 export interface PublicCredential {
-  listener: ListenerName;
+  listener: RealmListener;
   realm: Realm;
   account: string;
 }
@@ -74,7 +74,7 @@ export async function findPublicCredentials(accounts: AccountIndex, options: Sca
   const found: PublicCredential[] = [];
   const current = new Set<string>();
   let checked = 0;
-  for (const listener of LISTENER_NAMES) {
+  for (const listener of REALM_LISTENERS) {
     const realm = LISTENERS[listener].realm;
     for (const account of accounts.get(realm)?.values() ?? []) {
       if (signal?.aborted === true) return found; // partial: nothing forgotten

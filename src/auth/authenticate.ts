@@ -3,7 +3,7 @@ import type { LoginThrottle } from '../accounts/login-throttle.js';
 import { unmatchableSecret, verifyPassword, type SaltedSecret } from '../accounts/secret.js';
 import type { VerificationCache } from '../accounts/verification-cache.js';
 import { VerificationOverloaded, type VerificationLimiter } from '../accounts/verification-limiter.js';
-import type { ListenerName, Realm } from '../config/listener-table.js';
+import type { RealmListener, Realm } from '../config/listener-table.js';
 import type { TrustTest } from '../config/trusted-proxies.js';
 import type { KeepdMetrics } from '../metrics/keepd-metrics.js';
 import { errorBody } from '../support/http-answers.js';
@@ -29,7 +29,7 @@ export type Refusal = Exclude<AuthOutcome, { kind: 'ok' }>;
 
 /** What one listener's authentication works with; the state lives as long as the daemon. */
 export interface AuthGate {
-  readonly listener: ListenerName;
+  readonly listener: RealmListener;
   readonly realm: Realm;
   /** The accounts of the configuration in use, read per request. */
   accounts(): AccountIndex;

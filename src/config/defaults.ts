@@ -1,5 +1,5 @@
 import type { JsonObject } from './json.js';
-import { LISTENER_NAMES, LISTENERS, REALMS } from './listener-table.js';
+import { FRONT_DEFAULT_PORT, REALM_LISTENERS, LISTENERS, REALMS } from './listener-table.js';
 
 /**
  * keepd's built-in configuration: the first layer, below every file and the environment, and the
@@ -8,7 +8,7 @@ import { LISTENER_NAMES, LISTENERS, REALMS } from './listener-table.js';
  */
 export function builtInDefaults(): JsonObject {
   return {
-    ...Object.fromEntries(LISTENER_NAMES.map((name) => [LISTENERS[name].portKey, LISTENERS[name].defaultPort])),
+    ...Object.fromEntries(REALM_LISTENERS.map((name) => [LISTENERS[name].portKey, LISTENERS[name].defaultPort])),
     LOG_LEVEL: 'info',
     // TLS 1.2 and 1.3; `cipher: {}` means keepd's modern list (tls/tls-policy.ts DEFAULT_CIPHERS).
     enabledProtocols: { 'TLSv1.2': true, 'TLSv1.3': true },
@@ -31,15 +31,23 @@ export function builtInDefaults(): JsonObject {
       maxBodyBytes: 16_384,
       maxConnections: 1024,
       maxConnectionsPerClient: 64,
+      // HTTP/2: requests at once on one connection (nginx's http2_max_concurrent_streams).
+      maxStreamsPerConnection: 128,
     },
+    // TLS listeners offer HTTP/2 and HTTP/1.1 by ALPN; false: HTTP/1.1 only.
+    http2: true,
     // keepd's own: whose X-Forwarded-For is believed (docs/gateway.md). Nobody's, by default.
     trustedProxies: [],
     // The product's: the data port's request body limit (-1: none) and, for keepd, how long a
     // proxied exchange may wait for the product (the product's docs raise it for long DQL queries).
     bodyHandler: { bodyLimit: 10_000_000 },
     httpIdleTimeout: 60,
-    // The gateway is off until listeners.data.upstream.url is set.
-    listeners: { data: { upstream: { auth: 'passthrough', connectTimeoutMs: 5000, probe: { path: '/', intervalSeconds: 10, timeoutMs: 2000 } } } },
+    listeners: {
+      // The gateway is off until listeners.data.upstream.url is set.
+      data: { upstream: { auth: 'passthrough', connectTimeoutMs: 5000, probe: { path: '/', intervalSeconds: 10, timeoutMs: 2000 } } },
+      // keepd's one port for everything (docs/front.md): off until an admin turns it on with routes.
+      front: { enabled: false, port: FRONT_DEFAULT_PORT, routes: [] },
+    },
     identity: Object.fromEntries(REALMS.map((realm) => [realm, {}])),
   };
 }

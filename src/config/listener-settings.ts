@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { perListener, LISTENERS, type ListenerName, type Realm } from './listener-table.js';
+import { isRealmListener, perListener, LISTENERS, type ListenerName, type Realm } from './listener-table.js';
 import type { KeepConfig } from './schema.js';
 
 /** Where a listener's certificate and key come from (paths already absolute). */
@@ -23,7 +23,10 @@ export interface ListenerSettings {
   port: number;
   /** Address to bind as configured; undefined means all interfaces. */
   host: string | undefined;
-  realm: Realm;
+  /** undefined for the front listener: each of its routes has the realm of the listener it names. */
+  realm: Realm | undefined;
+  /** TLS only: offer HTTP/2 next to HTTP/1.1 by ALPN (`http2`, the block's over the top level). */
+  http2: boolean;
   /** Absent: plain http. */
   tls: TlsSource | undefined;
   /** Where the TLS keys came from: `listeners.<name>` or the top level. */
@@ -63,6 +66,8 @@ export interface ListenerLimits {
   maxBodyBytes: number;
   maxConnections: number;
   maxConnectionsPerClient: number;
+  /** HTTP/2: streams (requests) at once on one connection. */
+  maxStreamsPerConnection: number;
 }
 
 type LimitOverrides = { [K in keyof ListenerLimits]?: number | undefined };
@@ -77,6 +82,7 @@ function mergeLimits(base: ListenerLimits, over: LimitOverrides | undefined): Li
     maxBodyBytes: over?.maxBodyBytes ?? base.maxBodyBytes,
     maxConnections: over?.maxConnections ?? base.maxConnections,
     maxConnectionsPerClient: over?.maxConnectionsPerClient ?? base.maxConnectionsPerClient,
+    maxStreamsPerConnection: over?.maxStreamsPerConnection ?? base.maxStreamsPerConnection,
   };
 }
 
@@ -86,7 +92,7 @@ function mergeLimits(base: ListenerLimits, over: LimitOverrides | undefined): Li
  * a stalled upload is cut by httpIdleTimeout instead (gateway/proxy.ts).
  */
 function gatewayLimits(name: ListenerName, config: KeepConfig, limits: ListenerLimits): ListenerLimits {
-  if (name !== 'data' || config.listeners?.data?.upstream.url === undefined || config.listeners.data.limits?.requestTimeoutMs !== undefined) return limits;
+  if (name !== 'data' || config.listeners.data.upstream.url === undefined || config.listeners.data.limits?.requestTimeoutMs !== undefined) return limits;
   return { ...limits, requestTimeoutMs: 0 };
 }
 
@@ -102,15 +108,16 @@ function hasTlsKeys(block: TlsKeys): boolean {
  */
 export function resolveListenerSettings(config: KeepConfig, configDir: string): Record<ListenerName, ListenerSettings> {
   return perListener((name): ListenerSettings => {
-    const block = config.listeners?.[name];
+    const block = config.listeners[name];
     const ownTls = block !== undefined && hasTlsKeys(block);
     const metricsOff = name === 'metrics' && !config.metrics.enabled;
     return {
       name,
       enabled: block?.enabled !== false && !metricsOff,
-      port: config[LISTENERS[name].portKey],
+      port: isRealmListener(name) ? config[LISTENERS[name].portKey] : config.listeners.front.port,
       host: block?.HOST ?? config.HOST,
-      realm: LISTENERS[name].realm,
+      realm: isRealmListener(name) ? LISTENERS[name].realm : undefined,
+      http2: block?.http2 ?? config.http2,
       tls: tlsSource(ownTls ? block : config, configDir),
       tlsKeysAt: ownTls ? ['listeners', name] : [],
       sni: tlsSource(ownTls ? block : config, configDir) ? sniSources(ownTls ? block : config, configDir) : [],

@@ -6,8 +6,20 @@
 export const REALMS = ['healthcheckAPI', 'managementAPI', 'metricsAPI', 'singleDbModeUsers'] as const;
 export type Realm = (typeof REALMS)[number];
 
-export const LISTENER_NAMES = ['data', 'health', 'management', 'metrics'] as const;
+/** The product's four listeners, each with its port key and realm. */
+export const REALM_LISTENERS = ['data', 'health', 'management', 'metrics'] as const;
+export type RealmListener = (typeof REALM_LISTENERS)[number];
+
+/**
+ * Every listener keepd runs: the product's four, and keepd's front listener (`listeners.front`,
+ * off by default), one port that routes to the others by path and host name. It has no realm of
+ * its own: each route is served with the realm of the listener it names.
+ */
+export const LISTENER_NAMES = [...REALM_LISTENERS, 'front'] as const;
 export type ListenerName = (typeof LISTENER_NAMES)[number];
+
+/** The front listener's port when `listeners.front.port` is not set: HTTPS's own. */
+export const FRONT_DEFAULT_PORT = 443;
 
 export interface ListenerFacts {
   /** The product's key for the port (MANAGMENTPORT is spelled so in the product). */
@@ -24,9 +36,18 @@ export const LISTENERS = {
   health: { portKey: 'HEALTHCHECKPORT', defaultPort: 8886, realm: 'healthcheckAPI', probe: '/health' },
   management: { portKey: 'MANAGMENTPORT', defaultPort: 8889, realm: 'managementAPI', probe: '/info' },
   metrics: { portKey: 'METRICSPORT', defaultPort: 8890, realm: 'metricsAPI', probe: '/metrics' },
-} as const satisfies Record<ListenerName, ListenerFacts>;
+} as const satisfies Record<RealmListener, ListenerFacts>;
 
 /** A record with one entry per listener, built without casts. */
 export function perListener<T>(make: (name: ListenerName) => T): Record<ListenerName, T> {
+  return { data: make('data'), health: make('health'), management: make('management'), metrics: make('metrics'), front: make('front') };
+}
+
+/** A record with one entry per listener of the product's four. */
+export function perRealmListener<T>(make: (name: RealmListener) => T): Record<RealmListener, T> {
   return { data: make('data'), health: make('health'), management: make('management'), metrics: make('metrics') };
+}
+
+export function isRealmListener(name: ListenerName): name is RealmListener {
+  return name !== 'front';
 }

@@ -1,6 +1,6 @@
 import { isLoopbackAddress, isWildcardAddress } from './addresses.js';
 import { getOwn, isJsonObject, type JsonObject } from './json.js';
-import { LISTENER_NAMES, LISTENERS } from './listener-table.js';
+import { isRealmListener, LISTENER_NAMES, LISTENERS } from './listener-table.js';
 
 /* Rules between keys, checked on the raw merged JSON (schema.ts reports them with the schema's problems). */
 
@@ -82,12 +82,15 @@ export function relationProblems(merged: JsonObject): Relation[] {
   const metrics = getOwn(merged, 'metrics');
   const seen = new Map<number, string>();
   for (const name of LISTENER_NAMES) {
-    const key = LISTENERS[name].portKey;
-    const off = getOwn(block(name) ?? {}, 'enabled') === false || (name === 'metrics' && isJsonObject(metrics) && getOwn(metrics, 'enabled') === false);
-    const port = getOwn(merged, key);
+    const enabled = getOwn(block(name) ?? {}, 'enabled');
+    // The front listener is off unless turned on; the others are on unless turned off.
+    const off = isRealmListener(name) ? enabled === false || (name === 'metrics' && isJsonObject(metrics) && getOwn(metrics, 'enabled') === false) : enabled !== true;
+    const path = isRealmListener(name) ? [LISTENERS[name].portKey] : ['listeners', name, 'port'];
+    const port = isRealmListener(name) ? getOwn(merged, LISTENERS[name].portKey) : getOwn(block(name) ?? {}, 'port');
     if (off || typeof port !== 'number' || port === 0) continue;
     const other = seen.get(port);
-    if (other !== undefined) out.push({ path: [key], message: `uses port ${port}, like ${other}; each listener needs a port of its own` });
+    const key = path.join('.');
+    if (other !== undefined) out.push({ path, message: `uses port ${port}, like ${other}; each listener needs a port of its own` });
     seen.set(port, key);
   }
   return out;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { LOG_LEVELS } from '../support/logger.js';
-import { REALMS, type Realm } from './listener-table.js';
+import { REALM_LISTENERS, REALMS, type Realm } from './listener-table.js';
 import { SECRET_FORMAT_HINT, SECRET_PATTERN } from './secret-format.js';
 import { getOwn, isJsonObject, setOwn, valueAt, type JsonObject } from './json.js';
 import { isSecretPath } from './mask.js';
@@ -115,12 +115,13 @@ const limitKeys = {
   maxBodyBytes: integer(0, 10_485_760, 'bytes'),
   maxConnections: integer(1, 1_000_000, 'connections'),
   maxConnectionsPerClient: integer(1, 1_000_000, 'connections from one client address'),
+  maxStreamsPerConnection: integer(1, 10_000, 'HTTP/2 requests at once on one connection'),
 };
 const limits = z.looseObject(limitKeys, { error: 'an object of limits such as {"headersTimeoutMs": 10000}' });
 const limitOverrides = limits.partial();
 
 /** keepd's extension: per-listener address, TLS material, limits and on/off. */
-const listenerKeys = { enabled: flag, HOST: host, ...tlsKeys, limits: limitOverrides.optional() };
+const listenerKeys = { enabled: flag, HOST: host, http2: flag, ...tlsKeys, limits: limitOverrides.optional() };
 const listenerBlock = z.looseObject(listenerKeys, { error: 'an object such as {"HOST": "127.0.0.1"}' }).optional();
 
 const UPSTREAM_URL_EXPECTED = 'the address of the product\'s data port, such as "http://127.0.0.1:18880" (http or https, no path)';
@@ -149,7 +150,36 @@ const upstream = z.looseObject(
   },
   { error: 'an object such as {"url": "http://127.0.0.1:18880"}' },
 );
-const dataBlock = z.looseObject({ ...listenerKeys, upstream }, { error: 'an object such as {"upstream": {"url": "http://127.0.0.1:18880"}}' }).optional();
+const dataBlock = z.looseObject({ ...listenerKeys, upstream }, { error: 'an object such as {"upstream": {"url": "http://127.0.0.1:18880"}}' });
+
+const ROUTE_PATH_EXPECTED = 'a path such as "/api" (it matches /api and everything under /api/)';
+const routePath = z
+  .string({ error: ROUTE_PATH_EXPECTED })
+  .regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/, { error: ROUTE_PATH_EXPECTED })
+  .refine((text) => !text.split('/').some((segment) => segment === '.' || segment === '..'), { error: `${ROUTE_PATH_EXPECTED}, without . or .. segments` });
+const ROUTE_TO_EXPECTED = `one of ${REALM_LISTENERS.map((name) => `"${name}"`).join(', ')}, or an upstream URL such as "http://127.0.0.1:81" (http or https, no path)`;
+
+/** keepd's extension: one route of the front listener; the first whose host and path match serves the request. */
+const frontRoute = z.looseObject(
+  {
+    host: hostname.optional(),
+    path: routePath.optional(),
+    to: z.union([z.enum(REALM_LISTENERS), upstreamUrl], { error: ROUTE_TO_EXPECTED }),
+  },
+  { error: 'a route such as {"path": "/api", "to": "data"} or {"host": "keep.example.com", "to": "data"}' },
+);
+
+/** keepd's extension: one port for everything (docs/front.md). */
+const frontBlock = z
+  .looseObject(
+    {
+      ...listenerKeys,
+      enabled: z.boolean({ error: 'true or false' }),
+      port,
+      routes: z.array(frontRoute, { error: 'a list of routes such as [{"path": "/api", "to": "data"}]' }),
+    },
+    { error: 'an object such as {"enabled": true, "port": 443, "routes": [{"path": "/api", "to": "data"}]}' },
+  );
 
 const trustedProxy = z.string({ error: 'an IP address or CIDR such as "10.0.0.0/8"' }).superRefine((text, ctx) => {
   const parsed = parseTrustedProxy(text);
@@ -200,9 +230,11 @@ export const configSchema = z.looseObject({
     { error: 'an object such as {"bodyLimit": 10000000}' },
   ),
   httpIdleTimeout: integer(1, 86_400, 'seconds'),
-  listeners: z
-    .looseObject({ data: dataBlock, health: listenerBlock, management: listenerBlock, metrics: listenerBlock }, { error: 'an object with the blocks data, health, management, metrics' })
-    .optional(),
+  http2: z.boolean({ error: 'true or false' }),
+  listeners: z.looseObject(
+    { data: dataBlock, health: listenerBlock, management: listenerBlock, metrics: listenerBlock, front: frontBlock },
+    { error: 'an object with the blocks data, health, management, metrics, front' },
+  ),
 });
 
 export type KeepConfig = z.infer<typeof configSchema>;

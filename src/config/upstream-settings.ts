@@ -18,10 +18,29 @@ export interface UpstreamSettings {
   probe: { path: string; intervalMs: number; timeoutMs: number };
 }
 
+/**
+ * A front listener route's upstream (`"to": "http://127.0.0.1:81"`, Domino's own HTTP task): it
+ * authenticates its own users, so keepd passes requests through, with the gateway's connect
+ * timeout and the product's idle timeout; the system's CAs check an https one.
+ */
+export function frontUpstream(origin: string, config: KeepConfig): UpstreamSettings {
+  const idleTimeoutMs = config.httpIdleTimeout * 1000;
+  return {
+    origin,
+    auth: 'passthrough',
+    caFile: undefined,
+    connectTimeoutMs: config.listeners.data.upstream.connectTimeoutMs,
+    responseTimeoutMs: idleTimeoutMs,
+    idleTimeoutMs,
+    bodyLimit: undefined,
+    probe: { path: '/', intervalMs: 0, timeoutMs: 0 },
+  };
+}
+
 /** undefined when no `listeners.data.upstream.url` is set: the data listener answers itself, as before. */
 export function resolveUpstream(config: KeepConfig, configDir: string): UpstreamSettings | undefined {
-  const upstream = config.listeners?.data?.upstream;
-  if (upstream?.url === undefined) return undefined;
+  const upstream = config.listeners.data.upstream;
+  if (upstream.url === undefined) return undefined;
   const idleTimeoutMs = config.httpIdleTimeout * 1000;
   return {
     origin: new URL(upstream.url).origin,

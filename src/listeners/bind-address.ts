@@ -1,5 +1,5 @@
 import { createServer } from 'node:net';
-import { LISTENERS } from '../config/listener-table.js';
+import { isRealmListener, LISTENERS } from '../config/listener-table.js';
 import type { ListenerSettings } from '../config/listener-settings.js';
 import { errorCode } from '../support/errors.js';
 
@@ -19,12 +19,14 @@ export function bindAddresses(host: string | undefined): string[] {
 
 export function explainListenError(error: unknown, settings: ListenerSettings, address: string): string {
   const where = `the ${settings.name} listener cannot listen on ${address.includes(':') ? `[${address}]` : address}:${settings.port}`;
-  const portKey = LISTENERS[settings.name].portKey;
+  const portKey = isRealmListener(settings.name) ? LISTENERS[settings.name].portKey : `listeners.${settings.name}.port`;
   switch (errorCode(error)) {
     case 'EADDRINUSE':
       return `${where}: the port is already in use (another keepd or Domino REST API?). Stop that process or set ${portKey} to a free port`;
     case 'EACCES':
-      return `${where}: permission denied; ports below 1024 need root or CAP_NET_BIND_SERVICE, so choose a port above 1023 with ${portKey}`;
+      return settings.port < 1024
+        ? `${where}: permission denied; ports below 1024 need root or the capability CAP_NET_BIND_SERVICE (systemd: AmbientCapabilities=CAP_NET_BIND_SERVICE in keepd's unit), or choose a port above 1023 with ${portKey}`
+        : `${where}: permission denied (${error instanceof Error ? error.message : String(error)})`;
     case 'EADDRNOTAVAIL':
       return `${where}: this machine has no such address; fix HOST`;
     case 'ENOTFOUND':

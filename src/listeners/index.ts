@@ -1,8 +1,12 @@
-import type { ListenerName } from '../config/listener-table.js';
+import type { FrontRoute } from '../config/front-routes.js';
+import type { ListenerName, RealmListener } from '../config/listener-table.js';
+import type { FrontUpstreams } from '../gateway/front-upstreams.js';
 import type { KeepdMetrics } from '../metrics/keepd-metrics.js';
 import type { AuthGate } from '../auth/authenticate.js';
 import type { Gateway } from '../gateway/gateway.js';
 import { dataListener } from './data.js';
+import type { ListenerEntry } from './front-door.js';
+import { frontListener } from './front.js';
 import { healthRoutes, type HealthContext } from './health.js';
 import type { ListenerParts } from './listener-server.js';
 import { managementRoutes, type ManagementContext } from './management.js';
@@ -10,9 +14,13 @@ import { metricsRoutes } from './metrics.js';
 
 /** Everything the listeners may use, provided by the running daemon. */
 export interface ListenerServices extends Omit<HealthContext, 'auth'>, Omit<ManagementContext, 'auth'> {
-  auth(listener: ListenerName): AuthGate;
+  auth(listener: RealmListener): AuthGate;
   readonly metrics: KeepdMetrics;
   readonly gateway: Gateway;
+  /** The front listener's routes in use, the listeners it routes to, and its URL routes' upstreams. */
+  frontRoutes(): readonly FrontRoute[];
+  entry(name: RealmListener): ListenerEntry | undefined;
+  readonly frontUpstreams: FrontUpstreams;
 }
 
 /**
@@ -20,17 +28,16 @@ export interface ListenerServices extends Omit<HealthContext, 'auth'>, Omit<Mana
  * configuration or stop keepd, the health listener cannot reload.
  */
 export function listenerParts(name: ListenerName, services: ListenerServices): ListenerParts {
-  const auth = services.auth(name);
   switch (name) {
     case 'data':
-      return dataListener({ auth, gateway: services.gateway });
+      return dataListener({ auth: services.auth(name), gateway: services.gateway });
     case 'health':
-      return { routes: healthRoutes({ auth, snapshot: () => services.snapshot(), stateVersion: () => services.stateVersion() }) };
+      return { routes: healthRoutes({ auth: services.auth(name), snapshot: () => services.snapshot(), stateVersion: () => services.stateVersion() }) };
     case 'metrics':
-      return { routes: metricsRoutes({ auth, metrics: services.metrics }) };
+      return { routes: metricsRoutes({ auth: services.auth(name), metrics: services.metrics }) };
     case 'management':
       return { routes: managementRoutes({
-        auth,
+        auth: services.auth(name),
         limiter: services.limiter,
         config: () => services.config(),
         snapshot: () => services.snapshot(),
@@ -38,5 +45,12 @@ export function listenerParts(name: ListenerName, services: ListenerServices): L
         reload: (request) => services.reload(request),
         shutdown: (origin) => services.shutdown(origin),
       }) };
+    case 'front':
+      return frontListener({
+        routes: () => services.frontRoutes(),
+        listener: (target) => services.entry(target),
+        upstream: (origin) => services.frontUpstreams.get(origin),
+        record: (method, status, seconds) => services.metrics.requests.record('front', '/*', method, status, seconds),
+      });
   }
 }

@@ -1,4 +1,4 @@
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import type { Socket } from 'node:net';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { fastify, LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -18,7 +18,7 @@ import { secureServerOptions, securityHeaders, serverTimeouts } from './server-o
 import { ClientConnections } from './client-connections.js';
 import type { PreparedListener, SniMaterial } from './prepared-listener.js';
 import { SniContexts } from './sni-contexts.js';
-import { openFrontDoor, type FrontDoor } from './front-door.js';
+import { listenerEntry, openFrontDoor, type FrontDoor, type ListenerEntry } from './front-door.js';
 
 export interface RouteEntry {
   method: string;
@@ -65,6 +65,8 @@ export class ListenerServer {
   #port = 0;
   readonly #app: FastifyInstance;
   readonly #server: HttpServer | HttpsServer;
+  /** Where requests come in: the server's events, and the front listener's routes to this one. */
+  #entry: ListenerEntry | undefined;
   readonly #log: Logger;
   /** Every open socket, upgraded ones included: a drain that runs out of time cuts them all. */
   readonly #sockets = new Set<Socket>();
@@ -95,12 +97,13 @@ export class ListenerServer {
         const timeouts = serverTimeouts(limits);
         const { front } = options;
         // While closing, Fastify answers (503 on kept-alive connections), never the front door.
-        const onRequest = front ? (req: IncomingMessage, res: ServerResponse) => this.#closing || !front.request(req, res) ? handler(req, res) : undefined : handler;
+        const entry = listenerEntry(front, handler, () => this.#closing);
+        this.#entry = entry;
         server = tls
-          ? createHttpsServer({ ...secureServerOptions(tls, policy), ...timeouts, handshakeTimeout: limits.handshakeTimeoutMs, SNICallback: (name, done) => done(null, this.#sni.contextFor(name)) }, onRequest)
-          : createHttpServer(timeouts, onRequest);
+          ? createHttpsServer({ ...secureServerOptions(tls, policy), ...timeouts, handshakeTimeout: limits.handshakeTimeoutMs, SNICallback: (name, done) => done(null, this.#sni.contextFor(name)) }, entry.request)
+          : createHttpServer(timeouts, entry.request);
         server.maxConnections = limits.maxConnections;
-        if (front) openFrontDoor(server, front, handler, () => this.#closing);
+        if (front) openFrontDoor(server, entry);
         // Before TLS and HTTP: a client over its share is closed on accept.
         const perClient = new ClientConnections(() => this.#settings.limits.maxConnectionsPerClient, (address) => options.trust()(address));
         server.on('connection', (socket: Socket) => {
@@ -233,6 +236,11 @@ export class ListenerServer {
 
   get listening(): boolean {
     return this.#server.listening;
+  }
+
+  /** Where the front listener hands a request routed to this listener. */
+  get entry(): ListenerEntry | undefined {
+    return this.#closing ? undefined : this.#entry;
   }
 
   get sni(): SniMaterial[] {

@@ -3,10 +3,13 @@ import { countAccounts } from '../accounts/accounts.js';
 import { VerificationLimiter } from '../accounts/verification-limiter.js';
 import type { Environment } from '../config/env-layer.js';
 import type { ListenerSettings } from '../config/listener-settings.js';
-import { LISTENER_NAMES, perListener, type ListenerName } from '../config/listener-table.js';
+import { REALM_LISTENERS, perListener, type ListenerName, type RealmListener } from '../config/listener-table.js';
 import { formatProblem } from '../config/problems.js';
 import type { AuthGate } from '../auth/authenticate.js';
 import { listenerParts, type ListenerServices } from '../listeners/index.js';
+import type { FrontRoute } from '../config/front-routes.js';
+import { FrontUpstreams } from '../gateway/front-upstreams.js';
+import type { ListenerEntry } from '../listeners/front-door.js';
 import { Gateway } from '../gateway/gateway.js';
 import type { ReloadOutcome, ReloadRequest } from '../listeners/reload-outcome.js';
 import type { DaemonSnapshot } from '../listeners/status-reports.js';
@@ -17,10 +20,8 @@ import { createAuthGates } from './auth-gates.js';
 import { Watching } from './config-watcher.js';
 import { ListenerSet } from './listener-set.js';
 import type { PreparedConfig } from './prepare.js';
-import { expiredSniSwaps, expiredSwaps } from '../tls/certificate-checks.js';
-import { tlsRemovals } from './plan.js';
 import { PublicPasswordScan } from './public-password-scan.js';
-import { decide, loadConfiguration, rejected, type Snapshot } from './reload.js';
+import { decide, loadConfiguration, refusals as reloadRefusals, rejected, type Snapshot } from './reload.js';
 
 export interface DaemonOptions {
   configDir: string;
@@ -54,9 +55,11 @@ export class Daemon implements ListenerServices {
   readonly metrics = new KeepdMetrics();
   readonly startedAt = new Date();
   readonly limiter = new VerificationLimiter(() => this.#active.prepared.loaded.config.passwordVerification);
-  readonly #gates: Record<ListenerName, AuthGate>;
+  readonly #gates: Record<RealmListener, AuthGate>;
   /** The data listener's gateway to the product (listeners.data.upstream). */
   readonly gateway: Gateway;
+  /** The upstreams of the front listener's URL routes. */
+  readonly frontUpstreams: FrontUpstreams;
   readonly #options: DaemonOptions;
   readonly #log: Logger;
   readonly #listeners: ListenerSet;
@@ -91,6 +94,7 @@ export class Daemon implements ListenerServices {
       record: (method, status, seconds) => this.metrics.requests.record('data', '/*', method, status, seconds),
       changed,
     });
+    this.frontUpstreams = new FrontUpstreams({ gate: this.#gates.data, log: this.#log, record: (method, status, seconds) => this.metrics.requests.record('front', '/*', method, status, seconds) });
     this.#listeners = new ListenerSet({ log: this.#log, metrics: this.metrics, parts: (name) => listenerParts(name, this), trust: () => this.#active.prepared.trust, changed });
     this.#scan = new PublicPasswordScan({ log: this.#log, metrics: this.metrics, changed });
     this.#watching = new Watching({ configDir: options.configDir, log: this.#log, onChange: (reason) => void this.reload({ trigger: 'watch', origin: `watch: ${reason}` }) });
@@ -98,7 +102,7 @@ export class Daemon implements ListenerServices {
       this.metrics.verificationsQueued.set(this.limiter.queued);
       const scan = this.#scan.progress;
       this.metrics.publicPasswordScanPending.set(scan.state === 'done' ? 0 : scan.total - scan.checked);
-      for (const name of LISTENER_NAMES) this.metrics.throttledClients.set({ listener: name }, this.#gates[name].throttle.blockedClients());
+      for (const name of REALM_LISTENERS) this.metrics.throttledClients.set({ listener: name }, this.#gates[name].throttle.blockedClients());
       this.metrics.upstream.probed(this.gateway.status);
     };
   }
@@ -118,12 +122,9 @@ export class Daemon implements ListenerServices {
     for (const warning of prepared.warnings) this.#log.warn(warning);
     // Watching starts before the listeners bind: a change made once they answer is never missed.
     await this.#watching.follow(settingsOf(prepared), prepared.loaded.config.watch, true);
-    const enabled = LISTENER_NAMES.filter((name) => prepared.listeners[name].settings.enabled);
-    const results = await Promise.allSettled(enabled.map((name) => this.#listeners.start(name, prepared.listeners[name], prepared.policy)));
-    const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason instanceof Error ? r.reason.message : String(r.reason)] : []));
+    const failures = await this.#listeners.startAll(prepared);
     if (failures.length > 0) {
       await this.#watching.close();
-      await this.#listeners.closeAll(0);
       throw new StartupError(failures);
     }
   }
@@ -138,12 +139,13 @@ export class Daemon implements ListenerServices {
     this.metrics.markConfig(snapshot.generation, snapshot.loadedAt);
     this.#scan.scan(snapshot.prepared.accounts);
     this.gateway.apply(snapshot.prepared.upstream ?? { settings: undefined, ca: undefined });
+    this.frontUpstreams.apply(snapshot.prepared.front.upstreams);
     this.#stateVersion++;
   }
 
   // ListenerServices: read live by every request.
 
-  auth(listener: ListenerName): AuthGate {
+  auth(listener: RealmListener): AuthGate {
     return this.#gates[listener];
   }
 
@@ -154,6 +156,10 @@ export class Daemon implements ListenerServices {
   listener(name: ListenerName): { address: string; port: number } | undefined {
     return this.#listeners.get(name);
   }
+
+  /** The front listener's routes in use, and the listeners they name. */
+  readonly frontRoutes = (): readonly FrontRoute[] => this.#active.prepared.front.routes;
+  readonly entry = (name: RealmListener): ListenerEntry | undefined => this.#listeners.get(name)?.entry;
 
   stateVersion(): number {
     return this.#stateVersion;
@@ -170,11 +176,7 @@ export class Daemon implements ListenerServices {
       generation,
       loadedAt,
       accounts: countAccounts(prepared.accounts),
-      listeners: perListener((name) => {
-        const running = this.#listeners.get(name);
-        const { enabled } = prepared.listeners[name].settings;
-        return { name, enabled, up: running?.listening ?? false, scheme: running?.scheme, address: running?.address, port: running?.port, certificate: running?.tls?.certificate, sni: (running?.sni ?? []).map((entry) => ({ hostnames: entry.hostnames, certificate: entry.material.certificate })) };
-      }),
+      listeners: perListener((name) => this.#listeners.status(name, prepared.listeners[name].settings.enabled)),
       staleConfig: this.#staleConfig,
       upstream: this.gateway.status,
       publicCredentials: this.#scan.found,
@@ -229,8 +231,7 @@ export class Daemon implements ListenerServices {
     const current = this.#active;
     const next = loaded.prepared;
     await yieldToEventLoop();
-    const running = this.#listeners.running();
-    const refusals = [...tlsRemovals(running, next), ...expiredSwaps(running, next.listeners), ...expiredSniSwaps(running, next.listeners)];
+    const refusals = reloadRefusals(this.#listeners.running(), next);
     if (refusals.length > 0) {
       // Refused, but its TLS files are followed: renewing them in place must be seen.
       await this.#watching.follow(settingsOf(next), current.prepared.loaded.config.watch, false);
@@ -288,7 +289,7 @@ export class Daemon implements ListenerServices {
         await this.#watching.close();
         await this.#reloads; // a reload under way finishes (new ones are refused) before the drain
         const cut = await this.#listeners.closeAll(drainSeconds * 1000);
-        await this.gateway.close();
+        await Promise.all([this.gateway.close(), this.frontUpstreams.close()]);
         if (cut.length > 0) this.#log.warn({ listeners: cut }, `drain time over; cut the remaining connections of ${cut.join(', ')}`);
         this.#log.info('stopped');
       } finally {

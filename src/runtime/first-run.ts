@@ -4,7 +4,7 @@ import { hostname as osHostname } from 'node:os';
 import path from 'node:path';
 import { createSecret } from '../accounts/secret.js';
 import { isLoopbackAddress, isWildcardAddress } from '../config/addresses.js';
-import { LISTENER_NAMES, LISTENERS, type ListenerName, REALMS, type Realm } from '../config/listener-table.js';
+import { LISTENER_NAMES, LISTENERS, REALM_LISTENERS, type ListenerName, type RealmListener, REALMS, type Realm } from '../config/listener-table.js';
 import type { KeepConfig } from '../config/schema.js';
 
 /** Files the first run writes into the configuration directory (git-ignored there). */
@@ -14,7 +14,7 @@ export const FIRST_RUN_FILES = {
   cert: 'keepd-first-run.cert.pem',
 } as const;
 
-const FIRST_RUN_USERS: Record<ListenerName, string> = {
+const FIRST_RUN_USERS: Record<RealmListener, string> = {
   data: 'keepd-data',
   health: 'keepd-health',
   management: 'keepd-admin',
@@ -22,7 +22,7 @@ const FIRST_RUN_USERS: Record<ListenerName, string> = {
 };
 
 export interface FirstRunAccount {
-  listener: ListenerName;
+  listener: RealmListener;
   realm: Realm;
   user: string;
   password: string;
@@ -79,7 +79,7 @@ export async function unshownFirstRun(configDir: string): Promise<string | undef
  * product reads the top-level TLS keys and identity.* too, so a first run must not write them.
  */
 export function besideProduct(config: KeepConfig): boolean {
-  return config.listeners?.data?.upstream.url !== undefined;
+  return config.listeners.data.upstream.url !== undefined;
 }
 
 /**
@@ -88,7 +88,7 @@ export function besideProduct(config: KeepConfig): boolean {
  */
 export function needsFirstRun(config: KeepConfig): boolean {
   const noAccounts = REALMS.every((realm) => Object.keys(config.identity[realm]).length === 0);
-  const blocks = LISTENER_NAMES.map((name) => config.listeners?.[name]);
+  const blocks = LISTENER_NAMES.map((name) => config.listeners[name]);
   const noTls = config.TLSFile === undefined && config.TLSType === undefined && blocks.every((b) => b?.TLSFile === undefined && b?.TLSType === undefined);
   return noTls && (noAccounts || besideProduct(config));
 }
@@ -133,7 +133,7 @@ export async function generateFirstRun(configDir: string, options: { besideProdu
   const beside = options.besideProduct === true;
   const accounts = beside
     ? []
-    : LISTENER_NAMES.map((listener): FirstRunAccount => ({
+    : REALM_LISTENERS.map((listener): FirstRunAccount => ({
         listener,
         realm: LISTENERS[listener].realm,
         user: FIRST_RUN_USERS[listener],
@@ -147,7 +147,7 @@ export async function generateFirstRun(configDir: string, options: { besideProdu
   const config = {
     _comment: 'Written by keepd on its first run. Replace with your own certificate and accounts, then delete this file and the keepd-first-run.* files.',
     [SHOWN_KEY]: beside,
-    ...(beside ? { listeners: Object.fromEntries(LISTENER_NAMES.map((name) => [name, tls])) } : { ...tls, identity }),
+    ...(beside ? { listeners: Object.fromEntries(REALM_LISTENERS.map((name) => [name, tls])) } : { ...tls, identity }),
   };
   const configFile = path.join(configDir, FIRST_RUN_FILES.config);
   const certFile = path.join(configDir, FIRST_RUN_FILES.cert);

@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
-import type { ListenerName } from '../config/listener-table.js';
+import { LISTENER_NAMES, type ListenerName } from '../config/listener-table.js';
 import { probeAddress } from '../listeners/bind-address.js';
 import { ListenerServer, type ListenerParts } from '../listeners/listener-server.js';
 import type { TrustTest } from '../config/trusted-proxies.js';
 import type { PreparedListener } from '../listeners/prepared-listener.js';
+import type { ListenerStatus } from '../listeners/status-reports.js';
 import type { KeepdMetrics } from '../metrics/keepd-metrics.js';
 import type { TlsPolicy } from '../tls/tls-policy.js';
 import type { ListenerChange, NextListeners, RunningListener } from './plan.js';
@@ -43,6 +44,12 @@ export class ListenerSet {
     return Object.fromEntries([...this.#servers].map(([name, server]) => [name, { settings: server.settings, tls: server.tls, policy: server.policy, sni: server.sni }]));
   }
 
+  /** One listener as /health and /info report it. */
+  status(name: ListenerName, enabled: boolean): ListenerStatus {
+    const running = this.#servers.get(name);
+    return { name, enabled, up: running?.listening ?? false, scheme: running?.scheme, address: running?.address, port: running?.port, certificate: running?.tls?.certificate, sni: (running?.sni ?? []).map((entry) => ({ hostnames: entry.hostnames, certificate: entry.material.certificate })) };
+  }
+
   setLogLevel(level: string): void {
     for (const server of this.#servers.values()) server.setLogLevel(level);
   }
@@ -64,6 +71,15 @@ export class ListenerSet {
     } finally {
       changed();
     }
+  }
+
+  /** Starts every enabled listener, or none: on any failure the ones already bound are closed again. Resolves with the failures. */
+  async startAll(next: NextListeners): Promise<string[]> {
+    const enabled = LISTENER_NAMES.filter((name) => next.listeners[name].settings.enabled);
+    const results = await Promise.allSettled(enabled.map((name) => this.start(name, next.listeners[name], next.policy)));
+    const failures = results.flatMap((r) => (r.status === 'rejected' ? [message(r.reason)] : []));
+    if (failures.length > 0) await this.closeAll(0);
+    return failures;
   }
 
   /**

@@ -10,7 +10,8 @@ import { loadTlsMaterial, type TlsMaterial } from '../tls/load-tls-material.js';
 import { resolveTlsPolicy, type TlsPolicy } from '../tls/tls-policy.js';
 import type { PreparedListener } from '../listeners/prepared-listener.js';
 import { trustTest, type TrustTest } from '../config/trusted-proxies.js';
-import { resolveUpstream, type UpstreamSettings } from '../config/upstream-settings.js';
+import { frontUpstream, resolveUpstream, type UpstreamSettings } from '../config/upstream-settings.js';
+import { frontProblems, frontWarnings, resolveFrontRoutes, type FrontRoute } from '../config/front-routes.js';
 import { loadUpstreamClient } from '../gateway/upstream.js';
 import { prepareSni } from './prepare-sni.js';
 import { readRegularFile } from '../config/safe-read.js';
@@ -25,6 +26,8 @@ export interface PreparedConfig {
   listeners: Record<ListenerName, PreparedListener>;
   /** The product behind the data listener; undefined: none (the data listener answers itself). */
   upstream: { settings: UpstreamSettings; ca: string | undefined } | undefined;
+  /** The front listener's routes, and the upstreams its URL routes name (one per origin). */
+  front: { routes: FrontRoute[]; upstreams: UpstreamSettings[] };
   /** trustedProxies, compiled. */
   trust: TrustTest;
   /** Things an admin should know that do not stop keepd. */
@@ -45,7 +48,7 @@ function sourceLabel(loaded: LoadedConfig, path: string[]): string {
 /** `passthrough`: the data listener in front of the product needs no account of keepd's (the product authenticates). */
 function accountWarnings(settings: ListenerSettings[], accounts: AccountIndex, passthrough: boolean): string[] {
   return settings
-    .filter((s) => s.enabled && !(passthrough && s.name === 'data') && [...(accounts.get(s.realm)?.values() ?? [])].every((account) => !account.active || whyNameCannotLogIn(account.name) !== undefined))
+    .filter((s) => s.enabled && s.realm !== undefined && !(passthrough && s.name === 'data') && [...(accounts.get(s.realm)?.values() ?? [])].every((account) => !account.active || whyNameCannotLogIn(account.name) !== undefined))
     .map((s) => `no active account in identity.${s.realm}: nobody can log in to the ${s.name} listener`);
 }
 
@@ -136,7 +139,11 @@ export async function prepareConfig(loaded: LoadedConfig): Promise<Preparation> 
   const sniNotes = new Set<string>();
   const sni = await prepareSni(settings, policy, (path) => sourceLabel(loaded, path.map(String)), problems, sniNotes);
   const upstream = await prepareUpstream(loaded, problems);
+  const routes = resolveFrontRoutes(config);
+  for (const note of frontProblems(settingsByName.front, routes, settingsByName)) problems.push({ source: sourceLabel(loaded, note.path.map(String)), path: formatPath(note.path), message: note.message });
   if (problems.length > 0) return { ok: false, problems };
+  const origins = new Set(settingsByName.front.enabled ? routes.flatMap((route) => (route.target.kind === 'upstream' ? [route.target.origin] : [])) : []);
+  if (origins.size > 0) await loadUpstreamClient();
 
   const listeners = perListener((name): PreparedListener => {
     const own = settingsByName[name];
@@ -144,6 +151,7 @@ export async function prepareConfig(loaded: LoadedConfig): Promise<Preparation> 
   });
   const accounts = indexAccounts(config.identity);
   const sniWarnings = [...sni.values()].flat().flatMap((entry) => (entry.material.warnings ?? []).map((text) => `TLS certificate for ${entry.hostnames.join(', ')}: ${text}`));
-  const warnings = [...policy.warnings, ...tlsWarnings(listeners), ...new Set(sniWarnings), ...sniNotes, ...accountWarnings(settings, accounts, upstream?.settings.auth === 'passthrough'), ...unusableAccountNames(accounts), ...managementExposure(settingsByName.management), ...gatewayWarnings(loaded, upstream?.settings)];
-  return { ok: true, prepared: { loaded, accounts, policy, listeners, upstream, trust: trustTest(config.trustedProxies), warnings } };
+  const warnings = [...policy.warnings, ...tlsWarnings(listeners), ...new Set(sniWarnings), ...sniNotes, ...accountWarnings(settings, accounts, upstream?.settings.auth === 'passthrough'), ...unusableAccountNames(accounts), ...managementExposure(settingsByName.management), ...gatewayWarnings(loaded, upstream?.settings), ...frontWarnings(settingsByName.front, routes)];
+  const front = { routes, upstreams: [...origins].map((origin) => frontUpstream(origin, config)) };
+  return { ok: true, prepared: { loaded, accounts, policy, listeners, upstream, front, trust: trustTest(config.trustedProxies), warnings } };
 }

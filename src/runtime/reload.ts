@@ -8,7 +8,8 @@ import type { ConfigProblem } from '../config/problems.js';
 import type { ReloadOutcome } from '../listeners/reload-outcome.js';
 import type { ListenerChange, RunningListener } from './plan.js';
 import { yieldToEventLoop } from '../support/yield.js';
-import { plan } from './plan.js';
+import { plan, tlsRemovals } from './plan.js';
+import { expiredSniSwaps, expiredSwaps } from '../tls/certificate-checks.js';
 import { prepareConfig, type PreparedConfig } from './prepare.js';
 
 /*
@@ -76,6 +77,11 @@ function upstreamChange(current: PreparedConfig, next: PreparedConfig): string[]
   const was = current.upstream?.settings.origin ?? 'none';
   const now = next.upstream?.settings.origin ?? 'none';
   return [`data: upstream ${was === now ? `${now} (settings)` : `${was} -> ${now}`}`];
+}
+
+/** What a reload never does, whatever the files say: turn TLS off, or swap a valid certificate for an expired one. */
+export function refusals(running: Partial<Record<ListenerName, RunningListener>>, next: PreparedConfig): string[] {
+  return [...tlsRemovals(running, next), ...expiredSwaps(running, next.listeners), ...expiredSniSwaps(running, next.listeners)];
 }
 
 export function decide(current: PreparedConfig, next: PreparedConfig, running: Partial<Record<ListenerName, RunningListener>>, callerOn: ListenerName): Decision {

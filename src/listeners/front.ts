@@ -1,0 +1,88 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import { matchRoute, requestHost, type FrontRoute } from '../config/front-routes.js';
+import type { RealmListener } from '../config/listener-table.js';
+import { errorBody, HSTS } from '../support/http-answers.js';
+import type { ListenerEntry } from './front-door.js';
+import type { ListenerParts } from './listener-server.js';
+
+/** All the front listener may use: its routes, the listeners it routes to, and the upstreams of its URL routes. */
+export interface FrontContext {
+  routes(): readonly FrontRoute[];
+  /** A running listener's entry; undefined while it is not running. */
+  listener(name: RealmListener): ListenerEntry | undefined;
+  upstream(origin: string): { request(req: IncomingMessage, res: ServerResponse): void; upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void } | undefined;
+  /** Requests the front answers itself (404, 503), for the request metrics. */
+  record(method: string, status: number, seconds: number): void;
+}
+
+/** HTTP/1.1 `Host`, or HTTP/2 `:authority`. */
+function authority(req: IncomingMessage): string | undefined {
+  const value = req.headers[':authority'] ?? req.headers.host;
+  return typeof value === 'string' ? value : undefined;
+}
+
+function answer(req: IncomingMessage, res: ServerResponse, statusCode: number, message: string): void {
+  const json = JSON.stringify(errorBody(statusCode, message));
+  const tls = (req.socket as Partial<TLSSocket>).encrypted === true;
+  // The body was not read: the connection cannot carry another request.
+  if (!req.complete) res.shouldKeepAlive = false;
+  res.writeHead(statusCode, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json), 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...(tls ? { 'strict-transport-security': HSTS } : {}) });
+  res.end(json);
+}
+
+function refuseUpgrade(socket: Duplex, status: string): void {
+  socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+}
+
+/**
+ * The front listener (`listeners.front`, docs/front.md): one port for everything. Each request
+ * goes to the first route whose host and path match: a listener's entry (the very path a request
+ * on that listener's own port takes: its front door, realm, throttle, body limit and routes) or
+ * an upstream URL (proxied as the gateway proxies, passed through: the upstream authenticates).
+ * No route matches: 404, naming nothing. Fastify only answers while the listener closes (503).
+ */
+export function frontListener(ctx: FrontContext): ListenerParts {
+  return {
+    front: {
+      request: (req, res, continued) => {
+        const started = performance.now();
+        const route = matchRoute(ctx.routes(), requestHost(authority(req)), req.url ?? '/');
+        const refuse = (status: number, message: string): void => {
+          answer(req, res, status, message);
+          ctx.record(req.method ?? '', status, (performance.now() - started) / 1000);
+        };
+        if (route === undefined) {
+          refuse(404, 'not found');
+        } else if (route.target.kind === 'listener') {
+          const entry = ctx.listener(route.target.name);
+          if (!entry) refuse(503, 'this service is not running; retry shortly');
+          else if (continued) entry.checkContinue(req, res);
+          else entry.request(req, res);
+        } else {
+          const upstream = ctx.upstream(route.target.origin);
+          if (upstream) upstream.request(req, res);
+          else refuse(503, 'this service is not running; retry shortly');
+        }
+        return true;
+      },
+      upgrade: (req, socket, head) => {
+        const route = matchRoute(ctx.routes(), requestHost(authority(req)), req.url ?? '/');
+        if (route === undefined) refuseUpgrade(socket, '404 Not Found');
+        else if (route.target.kind === 'listener') {
+          const entry = ctx.listener(route.target.name);
+          if (entry) entry.upgrade(req, socket, head);
+          else refuseUpgrade(socket, '503 Service Unavailable');
+        } else {
+          const upstream = ctx.upstream(route.target.origin);
+          if (upstream) upstream.upgrade(req, socket, head);
+          else refuseUpgrade(socket, '503 Service Unavailable');
+        }
+        return true;
+      },
+    },
+    // Nothing reaches Fastify while the front door is open; while closing, Fastify's 503.
+    routes: () => undefined,
+  };
+}
