@@ -125,11 +125,13 @@ const listenerKeys = { enabled: flag, HOST: host, http2: flag, ...tlsKeys, limit
 const listenerBlock = z.looseObject(listenerKeys, { error: 'an object such as {"HOST": "127.0.0.1"}' }).optional();
 
 const UPSTREAM_URL_EXPECTED = 'the address of the product\'s data port, such as "http://127.0.0.1:18880" (http or https, no path)';
-const upstreamUrl = z.string({ error: UPSTREAM_URL_EXPECTED }).refine((text) => {
+/** http or https, a host, a port at most: no user info, path, query or fragment. */
+function isOrigin(text: string): boolean {
   if (!URL.canParse(text)) return false;
   const url = new URL(text);
   return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '' && url.username === '' && url.password === '' && (url.pathname === '/' || url.pathname === '') && url.search === '' && url.hash === '';
-}, { error: UPSTREAM_URL_EXPECTED });
+}
+const upstreamUrl = z.string({ error: UPSTREAM_URL_EXPECTED }).refine(isOrigin, { error: UPSTREAM_URL_EXPECTED });
 
 /** keepd's extension: the product behind the data listener (docs/gateway.md). */
 const upstream = z.looseObject(
@@ -164,7 +166,7 @@ const frontRoute = z.looseObject(
   {
     host: hostname.optional(),
     path: routePath.optional(),
-    to: z.union([z.enum(REALM_LISTENERS), upstreamUrl], { error: ROUTE_TO_EXPECTED }),
+    to: z.string({ error: ROUTE_TO_EXPECTED }).refine((text) => (REALM_LISTENERS as readonly string[]).includes(text) || isOrigin(text), { error: ROUTE_TO_EXPECTED }),
   },
   { error: 'a route such as {"path": "/api", "to": "data"} or {"host": "keep.example.com", "to": "data"}' },
 );

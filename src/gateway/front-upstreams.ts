@@ -27,7 +27,7 @@ export interface FrontUpstreamsOptions {
 export class FrontUpstreams {
   readonly #options: FrontUpstreamsOptions;
   readonly #byOrigin = new Map<string, ProxyContext>();
-  // Not rendered: the keepd_upstream_* series are the product's; these count in keepd_requests_total{listener="front"}.
+  // Not rendered: the keepd_upstream_* series are the product's; these count in keepd_http_requests_total{listener="front"}.
   readonly #metrics = new UpstreamMetrics();
 
   constructor(options: FrontUpstreamsOptions) {

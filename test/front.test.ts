@@ -1,0 +1,179 @@
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Agent, WebSocket } from 'undici';
+import { request, TEST_CA } from './helpers/http-client.js';
+import { startKeepd, type KeepdProcess } from './helpers/keepd-process.js';
+import { startProductStandIn, type ProductStandIn } from './helpers/product-stand-in.js';
+import { runCli } from './helpers/run-cli.js';
+import { tempDir } from './helpers/temp-dir.js';
+import { functionalUsers, TEST_BASE, TLS_CONFIGS, USERS } from './helpers/test-config.js';
+
+const front = (routes: object[]): object => ({ listeners: { front: { enabled: true, port: 0, routes } } });
+
+describe('the front listener, routed by path (the product\'s "all ports on 443" recipe)', () => {
+  let product: ProductStandIn;
+  let domino: ProductStandIn;
+  let keepd: KeepdProcess;
+  const url = (target: string): string => `https://127.0.0.1:${keepd.ports.front ?? 0}${target}`;
+
+  before(async () => {
+    product = await startProductStandIn();
+    // A second stand-in plays Domino's own HTTP task (moved to port 81 in the how-to).
+    domino = await startProductStandIn();
+    const dir = await tempDir({
+      'functionalUsers.json': await functionalUsers(),
+      'ports.json': TEST_BASE,
+      'tls.json': TLS_CONFIGS.pem,
+      'z-gateway.json': { listeners: { data: { upstream: { url: product.url } } } },
+      'z-front.json': front([
+        { path: '/api', to: 'data' },
+        { path: '/metrics', to: 'metrics' },
+        { path: '/health', to: 'health' },
+        { path: '/', to: domino.url },
+      ]),
+    });
+    keepd = await startKeepd(dir, { expect: 5 });
+  });
+  after(async () => {
+    await keepd.stop();
+    await product.close();
+    await domino.close();
+  });
+
+  it('serves /api through the data listener to the product, which sees the front port as the client did', async () => {
+    const login = await request(url('/api/v1/auth'), { method: 'POST', body: { username: 'alice', password: 'alice-pw' } });
+    assert.equal(login.status, 200);
+    const seen = product.seen.at(-1);
+    assert.equal(seen?.url, '/api/v1/auth');
+    assert.equal(seen.headers['x-forwarded-proto'], 'https');
+    assert.equal(seen.headers['x-forwarded-port'], String(keepd.ports.front));
+  });
+
+  it('serves /metrics with the metrics realm: a metrics account 200, a health account 401, as on the metrics port', async () => {
+    const scraped = await request(url('/metrics'), { auth: [...USERS.metrics] });
+    assert.equal(scraped.status, 200);
+    assert.match(scraped.body, /^keepd_http_requests_total/m);
+    const wrongRealm = await request(url('/metrics'), { auth: [...USERS.health] });
+    assert.equal(wrongRealm.status, 401);
+    assert.match(String(wrongRealm.headers['www-authenticate']), /^Basic realm="metricsAPI"/);
+    const direct = await request(`https://127.0.0.1:${keepd.ports.metrics ?? 0}/metrics`, { auth: [...USERS.health] });
+    assert.equal(direct.status, wrongRealm.status);
+  });
+
+  it('serves /health with the health realm', async () => {
+    assert.equal((await request(url('/health'), { auth: [...USERS.health] })).status, 200);
+    assert.equal((await request(url('/health/live'), { auth: [...USERS.health] })).status, 200);
+    assert.equal((await request(url('/health'), { auth: [...USERS.metrics] })).status, 401);
+    assert.equal((await request(url('/health'))).status, 401);
+  });
+
+  it('sends the rest to the upstream URL route, passed through, with the forwarding headers', async () => {
+    const echoed = await request(url('/echo/headers?x=1'), { headers: { authorization: 'Basic ZG9taW5vOnVzZXI=' } });
+    assert.equal(echoed.status, 200);
+    const body = echoed.json() as { url: string; headers: Record<string, string> };
+    assert.equal(body.url, '/echo/headers?x=1');
+    assert.equal(body.headers.authorization, 'Basic ZG9taW5vOnVzZXI=', 'the upstream authenticates its own users');
+    assert.equal(body.headers['x-forwarded-proto'], 'https');
+    assert.equal(body.headers['x-forwarded-port'], String(keepd.ports.front));
+    assert.equal(body.headers.host, `127.0.0.1:${keepd.ports.front ?? 0}`);
+    assert.equal(echoed.headers['strict-transport-security'], 'max-age=31536000');
+  });
+
+  it('tunnels the product\'s WebSocket through the /api route', async () => {
+    const dispatcher = new Agent({ connect: { ca: TEST_CA, servername: 'localhost' } });
+    const socket = new WebSocket(url('/api/v1/events').replace('https:', 'wss:'), { dispatcher });
+    const echoed = new Promise<unknown>((resolve, reject) => {
+      socket.addEventListener('message', (event) => resolve(event.data));
+      socket.addEventListener('error', () => reject(new Error('websocket error')));
+    });
+    await new Promise<void>((resolve) => socket.addEventListener('open', () => resolve()));
+    socket.send('through the front');
+    assert.equal(await echoed, 'through the front');
+    socket.close();
+    await dispatcher.close();
+  });
+
+  it('keeps the separate ports working', async () => {
+    assert.equal((await request(`https://127.0.0.1:${keepd.ports.health ?? 0}/health`, { auth: [...USERS.health] })).status, 200);
+    const direct = await request(`https://127.0.0.1:${keepd.ports.data ?? 0}/api/v1/auth`, { method: 'POST', body: { username: 'bob', password: 'bob-pw' } });
+    assert.equal(direct.status, 200);
+  });
+
+  it('counts the upstream route\'s requests as the front listener\'s', async () => {
+    const scraped = await request(url('/metrics'), { auth: [...USERS.metrics] });
+    assert.match(scraped.body, /^keepd_http_requests_total\{listener="front",route="\/\*",method="GET",status="200"\} [1-9]/m);
+  });
+});
+
+describe('the front listener, routed by host name, reloaded live', () => {
+  let keepd: KeepdProcess;
+  let dir: string;
+  const get = (host: string, target: string, auth?: readonly [string, string]): ReturnType<typeof request> =>
+    request(`https://127.0.0.1:${keepd.ports.front ?? 0}${target}`, { headers: { host }, ...(auth ? { auth: [...auth] } : {}) });
+
+  before(async () => {
+    dir = await tempDir({
+      'functionalUsers.json': await functionalUsers(),
+      'ports.json': TEST_BASE,
+      'tls.json': TLS_CONFIGS.pem,
+      'z-front.json': front([
+        { host: 'keep.example.com', to: 'data' },
+        { host: 'admin.example.com', to: 'management' },
+      ]),
+    });
+    keepd = await startKeepd(dir, { expect: 5 });
+  });
+  after(async () => {
+    await keepd.stop();
+  });
+
+  it('routes by Host: the data realm on keep.example.com, the management realm on admin.example.com', async () => {
+    const whoami = await get('keep.example.com', '/api/whoami', USERS.data);
+    assert.equal(whoami.status, 200);
+    assert.equal((whoami.json() as { name: string }).name, USERS.data[0]);
+    assert.equal((await get('KEEP.example.com.:443', '/api/whoami', USERS.data)).status, 200, 'case, root dot and port do not matter');
+    assert.equal((await get('keep.example.com', '/api/whoami', USERS.management)).status, 401);
+    assert.equal((await get('admin.example.com', '/info', USERS.management)).status, 200);
+    assert.equal((await get('admin.example.com', '/info', USERS.data)).status, 401);
+  });
+
+  it('answers 404 to a host no route names, revealing nothing', async () => {
+    const missed = await get('other.example.com', '/info', USERS.management);
+    assert.equal(missed.status, 404);
+    assert.deepEqual(missed.json(), { statusCode: 404, error: 'Not Found', message: 'not found' });
+    assert.equal(missed.headers['www-authenticate'], undefined);
+  });
+
+  it('takes new routes on a reload, and keeps its routes through a refused one', async () => {
+    const applied = keepd.waitForLog((line) => /configuration generation 2 applied/.test(line.msg));
+    await writeFile(path.join(dir, 'z-front.json'), JSON.stringify(front([{ host: 'keep.example.com', path: '/health', to: 'health' }, { host: 'keep.example.com', to: 'data' }])));
+    await applied;
+    assert.equal((await get('keep.example.com', '/health', USERS.health)).status, 200);
+    assert.equal((await get('admin.example.com', '/info', USERS.management)).status, 404, 'the management route is gone');
+
+    const refused = keepd.waitForLog((line) => /configuration refused/.test(line.msg));
+    await writeFile(path.join(dir, 'z-off.json'), JSON.stringify({ listeners: { health: { enabled: false } } }));
+    const line = await refused;
+    assert.match(line.msg, /listeners\.front\.routes\[0\]\.to: routes to the health listener, which is off/);
+    assert.equal((await get('keep.example.com', '/health', USERS.health)).status, 200, 'still the last good routes');
+  });
+});
+
+describe('keepd check: a front listener that cannot work', () => {
+  it('names a route to a listener that is off, and an empty route list', async () => {
+    const dir = await tempDir({
+      'ports.json': TEST_BASE,
+      'z-front.json': { listeners: { front: { enabled: true, routes: [{ path: '/metrics', to: 'metrics' }] } }, metrics: { enabled: false } },
+    });
+    const run = await runCli(['check', '--config-dir', dir]);
+    assert.notEqual(run.code, 0);
+    assert.match(run.stdout + run.stderr, /listeners\.front\.routes\[0\]\.to.*routes to the metrics listener, which is off: set metrics\.enabled/);
+
+    const empty = await tempDir({ 'ports.json': TEST_BASE, 'z-front.json': { listeners: { front: { enabled: true } } } });
+    const none = await runCli(['check', '--config-dir', empty]);
+    assert.notEqual(none.code, 0);
+    assert.match(none.stdout + none.stderr, /listeners\.front\.routes.*is empty/);
+  });
+});
