@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { builtInDefaults } from '../src/config/defaults.js';
 import { frontProblems, frontWarnings, hostMatches, matchRoute, pathMatches, requestHost, resolveFrontRoutes, type FrontRoute } from '../src/config/front-routes.js';
 import { resolveListenerSettings } from '../src/config/listener-settings.js';
+import { explainListenError } from '../src/listeners/bind-address.js';
 import { validateConfig, type KeepConfig } from '../src/config/schema.js';
 import { mergeLayers } from '../src/config/merge.js';
 import type { JsonObject } from '../src/config/json.js';
@@ -159,5 +160,20 @@ describe('frontProblems and frontWarnings: what stops or worries a front listene
   });
   it('a plain-http upstream on another host: a warning', () => {
     assert.match(check(front([{ to: 'http://10.1.2.3:81' }])).warnings.join(), /in plain http/);
+  });
+});
+
+describe('explainListenError: a front port below 1024 without the capability', () => {
+  const settings = resolveListenerSettings(config(front([{ to: 'data' }])), '/tmp');
+  const denied = Object.assign(new Error('listen EACCES: permission denied 0.0.0.0:443'), { code: 'EACCES' });
+
+  it('names the listener, the address, the port key and the capability', () => {
+    const text = explainListenError(denied, settings.front, '0.0.0.0');
+    assert.match(text, /^the front listener cannot listen on 0\.0\.0\.0:443: permission denied; ports below 1024 need root or the capability CAP_NET_BIND_SERVICE/);
+    assert.match(text, /AmbientCapabilities=CAP_NET_BIND_SERVICE/);
+    assert.match(text, /listeners\.front\.port/);
+  });
+  it('names the product\'s port key for the product\'s listeners', () => {
+    assert.match(explainListenError(denied, { ...settings.health, port: 886 }, '::'), /cannot listen on \[::\]:886: .* with HEALTHCHECKPORT$/);
   });
 });
