@@ -128,17 +128,17 @@ describe('frontProblems and frontWarnings: what stops or worries a front listene
   };
 
   it('a disabled front listener: nothing, whatever its routes', () => {
-    assert.deepEqual(check({ listeners: { front: { enabled: false, routes: [] } } } as JsonObject), { problems: [], warnings: [] });
+    assert.deepEqual(check({ listeners: { front: { enabled: false, routes: [] } } }), { problems: [], warnings: [] });
   });
   it('enabled without routes: refused (it would answer 404 to everything)', () => {
     assert.match(check(front([])).problems.join(), /listeners\.front\.routes: is empty/);
   });
   it('a route to a listener that is off: refused, naming the route and the way out', () => {
-    const { problems } = check({ ...front([{ path: '/health', to: 'health' }]), listeners: { front: { enabled: true, routes: [{ path: '/health', to: 'health' }] }, health: { enabled: false } } } as JsonObject);
+    const { problems } = check({ ...front([{ path: '/health', to: 'health' }]), listeners: { front: { enabled: true, routes: [{ path: '/health', to: 'health' }] }, health: { enabled: false } } });
     assert.match(problems.join(), /listeners\.front\.routes\.0\.to: routes to the health listener, which is off/);
   });
   it('a route to metrics with metrics.enabled false: refused, saying which switch', () => {
-    const { problems } = check({ ...front([{ path: '/metrics', to: 'metrics' }]), metrics: { enabled: false } } as JsonObject);
+    const { problems } = check({ ...front([{ path: '/metrics', to: 'metrics' }]), metrics: { enabled: false } });
     assert.match(problems.join(), /set metrics\.enabled/);
   });
   it('an upstream on the front port itself: refused', () => {
