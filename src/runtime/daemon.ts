@@ -84,9 +84,7 @@ export class Daemon implements ListenerServices {
     this.#active = { prepared, generation: 1, loadedAt: new Date() };
     this.#gates = createAuthGates(() => this.#active.prepared, this.limiter, this.metrics);
     // Something /health reports changed: its cached answer is stale.
-    const changed = (): void => {
-      this.#stateVersion++;
-    };
+    const changed = (): number => this.#stateVersion++;
     this.gateway = new Gateway({
       gate: this.#gates.data,
       metrics: this.metrics.upstream,
