@@ -26,6 +26,7 @@ import { trustTest } from '../src/config/trusted-proxies.js';
 import { authenticate, type AuthGate, type AuthOutcome } from '../src/auth/authenticate.js';
 import { KeepdMetrics } from '../src/metrics/keepd-metrics.js';
 import { freePortFor } from './lib/free-port.js';
+import { SECTION_MARKER as FRONT_SECTION } from './lib/front-report.js';
 import { SECTION_MARKER as GATEWAY_SECTION } from './lib/gateway-report.js';
 import { has, median, parseAb, parseSTime, parseWrk, pinned, run, spread } from './lib/measure-tools.js';
 import { CLI, REPO_ROOT, summarize, TLS_FIXTURES } from './lib/spawn-keepd.js';
@@ -398,17 +399,21 @@ if (options.save) {
   const previous = await readFile(doc, 'utf8').catch(() => '');
   const marker = '<!-- bench:latest -->';
   const head = previous.includes(marker) ? previous.slice(0, previous.indexOf(marker)) : '# Benchmarks\n\nWritten by `npm run bench -- --save` (scripts/bench.ts).\n\n';
-  // The gateway section after this one is bench-gateway.ts's: kept as it is.
-  const gatewayAt = previous.indexOf(GATEWAY_SECTION);
-  const tail = gatewayAt >= 0 && gatewayAt > previous.indexOf(marker) ? `\n${previous.slice(gatewayAt)}` : '';
+  // The sections after this one (bench-gateway.ts's, bench-front.ts's) are theirs: kept as they are.
+  const after = [GATEWAY_SECTION, FRONT_SECTION].map((section) => previous.indexOf(section)).filter((at) => at >= 0 && at > previous.indexOf(marker));
+  const tail = after.length > 0 ? `\n${previous.slice(Math.min(...after))}` : '';
   await writeFile(doc, `${head}${marker}\n${table}\n${tail}`);
   log(`wrote ${doc}`);
 }
 
-// The gateway part (scripts/bench-gateway.ts) with the same options: its own servers, its own section of the document.
-const gateway = await new Promise<number | null>((resolve) => {
-  const child = spawn(process.execPath, [fileURLToPath(new URL('./bench-gateway.js', import.meta.url)), ...process.argv.slice(2)], { stdio: 'inherit' });
-  child.once('error', () => resolve(null));
-  child.once('exit', (code) => resolve(code));
-});
-process.exitCode = targets.every(([, met]) => met) && gateway === 0 ? 0 : 1;
+// The gateway part (scripts/bench-gateway.ts), then HTTP/2 and the front listener (scripts/bench-front.ts),
+// with the same options: their own servers, their own sections of the document.
+const part = (script: string): Promise<number | null> =>
+  new Promise((resolve) => {
+    const child = spawn(process.execPath, [fileURLToPath(new URL(script, import.meta.url)), ...process.argv.slice(2)], { stdio: 'inherit' });
+    child.once('error', () => resolve(null));
+    child.once('exit', (code) => resolve(code));
+  });
+const gateway = await part('./bench-gateway.js');
+const front = await part('./bench-front.js');
+process.exitCode = targets.every(([, met]) => met) && gateway === 0 && front === 0 ? 0 : 1;
