@@ -24,6 +24,7 @@ import { createSecret } from '../src/accounts/secret.js';
 import { freePortFor } from './lib/free-port.js';
 import { cpuSeconds, h2load, wrk, type LoadResult } from './lib/front-load.js';
 import { writeNginxHealth } from './lib/front-nginx.js';
+import { frontOwnWork } from './lib/front-own-work.js';
 import { costOfMedians, emptySeries, fmt, renderReport, saveReport, signed, TOOL_LABELS, TOOLS, type FrontReport, type RoutingCost, type TargetFigures, type Tool } from './lib/front-report.js';
 import { has, median, pinned } from './lib/measure-tools.js';
 import { CLI, REPO_ROOT, TLS_FIXTURES } from './lib/spawn-keepd.js';
@@ -192,6 +193,18 @@ function shebangFlags(): string[] {
   return first.replace(/^#!.*?\bnode\b/, '').trim().split(/\s+/).filter(Boolean);
 }
 
+/** keepconfig.d/front-by-path.json.example, the how-to's "one domain with paths"; `dominoHttp`: Domino's HTTP task moved to port 81. */
+const routes = (dominoHttp: number): { path: string; to: string }[] => [
+  { path: '/api', to: 'data' },
+  { path: '/admin/ui', to: 'data' },
+  { path: '/keep', to: 'data' },
+  { path: '/openapi', to: 'data' },
+  { path: '/.well-known', to: 'data' },
+  { path: '/metrics', to: 'metrics' },
+  { path: '/health', to: 'health' },
+  { path: '/', to: `http://127.0.0.1:${dominoHttp}` },
+];
+
 const figures = new Map<string, TargetFigures>();
 const costs = new Map<Tool, RoutingCost>(TOOLS.map((tool) => [tool, { tool, pairedRps: [], pairedCpu: [] }]));
 let failed = false;
@@ -213,20 +226,10 @@ try {
       PEMCert: certFile,
       watch: { enabled: false },
       listeners: {
-        // keepconfig.d/front-by-path.json.example, the how-to's "one domain with paths".
         front: {
           enabled: true,
           port: frontPort,
-          routes: [
-            { path: '/api', to: 'data' },
-            { path: '/admin/ui', to: 'data' },
-            { path: '/keep', to: 'data' },
-            { path: '/openapi', to: 'data' },
-            { path: '/.well-known', to: 'data' },
-            { path: '/metrics', to: 'metrics' },
-            { path: '/health', to: 'health' },
-            { path: '/', to: `http://127.0.0.1:${dominoHttp}` },
-          ],
+          routes: routes(dominoHttp),
         },
       },
       identity: {
@@ -310,6 +313,10 @@ try {
   for (const child of [...children].reverse()) await stop(child);
   if (profileDir) log(`keepd's CPU profile is in ${profileDir}`);
 
+  // The front's own work on a routed request, in-process (what the throughput runs cannot resolve below their noise).
+  log("the front listener's own work per routed request, in-process");
+  const ownWork = frontOwnWork(routes(dominoHttp), frontPort);
+
   // --- report ---------------------------------------------------------------------------
   const series = (name: string, tool: Tool): number[] => figures.get(name)?.series[tool].rps ?? [];
   const ratio = (a: number[], b: number[]): number => median(a) / median(b);
@@ -341,6 +348,7 @@ try {
     targets: [...figures.values()],
     ratios,
     costs: costRows,
+    ownWork: { microseconds: ownWork.microseconds, rounds: ownWork.rounds, perRequest: median(figures.get('keepd')?.series.wrk.cpuUs ?? []) },
     verdicts: [verdict('wrk'), verdict('h2'), { name: `every run counted (no non-2xx, errored, timed-out request; the protocol asked for)`, met: failures.length === 0, measured: failures.length === 0 ? 'yes' : `${failures.length} not counted` }],
     notes: [...failures, ...[...figures.values()].flatMap((t) => TOOLS.flatMap((tool) => t.series[tool].notes.map((n) => `${t.name}, ${TOOL_LABELS[tool]}: ${n}`)))],
   };

@@ -59,6 +59,8 @@ export interface FrontReport {
   targets: TargetFigures[];
   ratios: { name: string; value: number }[];
   costs: RoutingCost[];
+  /** The front's own work per routed request, in-process (µs, median and rounds), and keepd's CPU per request on the health port (wrk). */
+  ownWork: { microseconds: number; rounds: number[]; perRequest: number };
   verdicts: Verdict[];
   notes: string[];
 }
@@ -109,6 +111,8 @@ export function renderReport(report: FrontReport): string {
       const cpu = s && f && s.cpuUs.length > 0 && f.cpuUs.length > 0 ? `${fmt(median(f.cpuUs), 1)} / ${fmt(median(s.cpuUs), 1)} µs (paired: ${percent(c.pairedCpu)})` : 'n/a';
       return `| ${TOOL_LABELS[c.tool]} | ${cell(s?.rps ?? [])} | ${cell(f?.rps ?? [])} | ${cell(s?.p99 ?? [], 2)} | ${cell(f?.p99 ?? [], 2)} | ${signed(costOfMedians(f?.rps ?? [], s?.rps ?? []))} | ${percent(c.pairedRps)} | ${cpu} |`;
     }),
+    '',
+    `The front listener's own work on a routed request, in-process (scripts/lib/front-own-work.ts: its front door with these routes, handing \`/health\` to a listener entry that does nothing; CPU per call, median of 11 rounds of 200,000): ${fmt(report.ownWork.microseconds, 2)} µs (rounds ${fmt(Math.min(...report.ownWork.rounds), 2)} to ${fmt(Math.max(...report.ownWork.rounds), 2)}), ${fmt((report.ownWork.microseconds / report.ownWork.perRequest) * 100, 1)}% of keepd's ${fmt(report.ownWork.perRequest, 1)} µs of CPU per request on the health port (wrk).`,
     '',
     '| target | met | measured |',
     '|---|---|---|',

@@ -1,0 +1,49 @@
+/**
+ * The front listener's own work on a routed request, in-process: keepd's front door
+ * (src/listeners/front.ts, as listeners/index.ts builds it) with the how-to's routes, handing a
+ * `/health` request to a listener entry that does nothing; CPU time per call. This is all a
+ * request on the front port does that the same request on the health port does not (past it,
+ * both take the health listener's entry), so it bounds the routing cost from below the noise of
+ * throughput runs.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { resolveFrontRoutes } from '../../src/config/front-routes.js';
+import type { KeepConfig } from '../../src/config/schema.js';
+import { listenerEntry, type ListenerEntry } from '../../src/listeners/front-door.js';
+import { frontListener } from '../../src/listeners/front.js';
+import { median } from './measure-tools.js';
+
+export interface OwnWork {
+  /** CPU µs per request, median of the rounds. */
+  microseconds: number;
+  rounds: number[];
+}
+
+export function frontOwnWork(routes: { path?: string; host?: string; to: string }[], port: number): OwnWork {
+  const resolved = resolveFrontRoutes({ listeners: { front: { routes } } } as unknown as KeepConfig);
+  let reached = 0;
+  const health: ListenerEntry = { request: () => {
+      reached++;
+    }, checkContinue: () => undefined, upgrade: () => undefined };
+  const parts = frontListener({
+    routes: () => resolved,
+    listener: (name) => (name === 'health' ? health : undefined),
+    upstream: () => undefined,
+    record: () => undefined,
+  });
+  if (!parts.front) throw new Error('the front listener has no front door');
+  // What the front port's server calls: its own entry (front door first), as listener-server.ts builds it.
+  const entry = listenerEntry(parts.front, () => undefined, () => false);
+  const req = { url: '/health', method: 'GET', headers: { host: `127.0.0.1:${port}`, authorization: 'Basic x' }, complete: true, socket: { encrypted: true } } as unknown as IncomingMessage;
+  const res = {} as unknown as ServerResponse;
+  const calls = 200_000;
+  const rounds: number[] = [];
+  for (let round = 0; round < 11; round++) {
+    const before = process.cpuUsage();
+    for (let i = 0; i < calls; i++) entry.request(req, res);
+    const used = process.cpuUsage(before);
+    rounds.push((used.user + used.system) / calls);
+  }
+  if (reached !== calls * 11) throw new Error(`the front routed ${reached} of ${calls * 11} requests to the health listener`);
+  return { microseconds: median(rounds), rounds };
+}
