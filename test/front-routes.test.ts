@@ -21,7 +21,7 @@ function config(over: JsonObject): KeepConfig {
 const front = (routes: object[], extra: JsonObject = {}): JsonObject => ({ listeners: { front: { enabled: true, routes, ...extra } } }) as JsonObject;
 
 describe('requestHost(authority): the host a request names', () => {
-  const cases: [string | undefined, string][] = [
+  const cases: [string | undefined, string | undefined][] = [
     ['keep.example.com', 'keep.example.com'],
     ['Keep.Example.COM:443', 'keep.example.com'],
     ['keep.example.com.', 'keep.example.com'],
@@ -31,8 +31,16 @@ describe('requestHost(authority): the host a request names', () => {
     ['[::1]', '[::1]'],
     ['', ''],
     [undefined, ''],
+    ['internal_name:81', 'internal_name'],
+    // No host name: refused (400), never matched against a wildcard or passed on.
+    ['evil/x.example.com', undefined],
+    ['evil:1#x.example.com', undefined],
+    ['a b.example.com', undefined],
+    ['x.example.com:99999999', undefined],
+    ['[::1', undefined],
+    ['-x.example.com', undefined],
   ];
-  for (const [authority, host] of cases) it(`${String(authority)} -> ${host || "''"}`, () => assert.equal(requestHost(authority), host));
+  for (const [authority, host] of cases) it(`${String(authority)} -> ${host === undefined ? 'invalid' : host || "''"}`, () => assert.equal(requestHost(authority), host));
 });
 
 describe('hostMatches(pattern, host)', () => {
@@ -106,6 +114,7 @@ describe('the schema of listeners.front.routes', () => {
     ['an upstream URL with a path', { to: 'http://127.0.0.1:81/names.nsf' }, /routes\[0\]\.to: expected/],
     ['a path without a slash', { path: 'api', to: 'data' }, /routes\[0\]\.path: expected a path such as "\/api"/],
     ['a dot segment', { path: '/api/../metrics', to: 'data' }, /without \. or \.\. segments/],
+    ['an encoded dot segment', { path: '/api/%2E%2e/metrics', to: 'data' }, /without \. or \.\. segments/],
     ['a query', { path: '/api?x', to: 'data' }, /routes\[0\]\.path/],
     ['an IP literal as host', { host: '10.0.0.1', to: 'data' }, /routes\[0\]\.host: expected .*not an IP address/],
     ['no target', { path: '/api' }, /routes\[0\]\.to: expected/],
@@ -141,9 +150,18 @@ describe('frontProblems and frontWarnings: what stops or worries a front listene
     const { problems } = check({ ...front([{ path: '/metrics', to: 'metrics' }]), metrics: { enabled: false } });
     assert.match(problems.join(), /set metrics\.enabled/);
   });
-  it('an upstream on the front port itself: refused', () => {
-    const { problems } = check(front([{ to: 'http://127.0.0.1:8443' }], { port: 8443 }));
-    assert.match(problems.join(), /points at the front listener's own port 8443/);
+  it('an upstream on the front port itself: refused, however the address is written', () => {
+    for (const to of ['http://127.0.0.1:8443', 'http://[::ffff:127.0.0.1]:8443', 'http://localhost:8443', 'http://[::1]:8443']) {
+      assert.match(check(front([{ to }], { port: 8443 })).problems.join(), /points at the front listener's own port 8443/, to);
+    }
+    assert.deepEqual(check(front([{ to: 'http://127.0.0.1:8444' }], { port: 8443 })).problems, []);
+  });
+  it('an upstream on one of this machine\'s addresses, the front on all interfaces: refused', () => {
+    const c = config(front([{ to: 'http://192.0.2.10:8443' }], { port: 8443 }));
+    const settings = resolveListenerSettings(c, '/tmp');
+    const routes = resolveFrontRoutes(c);
+    assert.equal(frontProblems(settings.front, routes, settings, ['192.0.2.10']).length, 1);
+    assert.equal(frontProblems(settings.front, routes, settings, ['192.0.2.11']).length, 0);
   });
   it('the management listener on a public front port: a warning', () => {
     assert.match(check(front([{ path: '/admin/keepd', to: 'management' }])).warnings.join(), /routes\[0\] puts the management listener .* on the front port 443 of all interfaces/);

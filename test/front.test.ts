@@ -4,6 +4,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Agent, WebSocket } from 'undici';
 import { request, TEST_CA } from './helpers/http-client.js';
+import { rawRequest } from './helpers/raw-request.js';
+import { freePort } from './helpers/free-port.js';
 import { startKeepd, type KeepdProcess } from './helpers/keepd-process.js';
 import { startProductStandIn, type ProductStandIn } from './helpers/product-stand-in.js';
 import { runCli } from './helpers/run-cli.js';
@@ -24,7 +26,8 @@ describe('the front listener, routed by path (the product\'s "all ports on 443" 
     domino = await startProductStandIn();
     const dir = await tempDir({
       'functionalUsers.json': await functionalUsers(),
-      'ports.json': TEST_BASE,
+      // The login throttle on (loopback not exempt), and a short whole-request deadline.
+      'ports.json': { ...TEST_BASE, loginRateLimit: { exemptLoopback: false, maxFailures: 4 }, limits: { requestTimeoutMs: 1000 } },
       'tls.json': TLS_CONFIGS.pem,
       'z-gateway.json': { listeners: { data: { upstream: { url: product.url } } } },
       'z-front.json': front([
@@ -95,6 +98,26 @@ describe('the front listener, routed by path (the product\'s "all ports on 443" 
     await dispatcher.close();
   });
 
+  it('does not count an upstream route\'s Basic requests as logins (the upstream is not the product)', async () => {
+    const localAddress = '127.0.0.31';
+    const answers = await Promise.all(Array.from({ length: 6 }, () => request(url('/hello'), { headers: { authorization: 'Basic d2VidXNlcjp3ZWJwdw==' }, localAddress })));
+    assert.deepEqual(answers.map((a) => a.status), [200, 200, 200, 200, 200, 200]);
+    const login = await request(url('/api/v1/auth'), { method: 'POST', body: { username: 'alice', password: 'alice-pw' }, localAddress });
+    assert.equal(login.status, 200);
+  });
+
+  it('carries an upload longer than limits.requestTimeoutMs (the gateway\'s uploads are cut only when they stall)', async () => {
+    const chunks = Array.from({ length: 6 }, (_, i) => `chunk ${i};`);
+    const upload = await request(url('/upload'), { method: 'PUT', trickle: { chunks, intervalMs: 300 } });
+    assert.equal(upload.status, 200);
+  });
+
+  it('answers an h2c upgrade on a route to a listener as the plain request it also is', async () => {
+    const authorization = `Basic ${Buffer.from(USERS.health.join(':')).toString('base64')}`;
+    const answer = await rawRequest(keepd.ports.front ?? 0, Buffer.from(`GET /health HTTP/1.1\r\nHost: localhost\r\nAuthorization: ${authorization}\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n`));
+    assert.equal(answer.status, 200, answer.raw);
+  });
+
   it('keeps the separate ports working', async () => {
     assert.equal((await request(`https://127.0.0.1:${keepd.ports.health ?? 0}/health`, { auth: [...USERS.health] })).status, 200);
     const direct = await request(`https://127.0.0.1:${keepd.ports.data ?? 0}/api/v1/auth`, { method: 'POST', body: { username: 'bob', password: 'bob-pw' } });
@@ -116,7 +139,8 @@ describe('the front listener, routed by host name, reloaded live', () => {
   before(async () => {
     dir = await tempDir({
       'functionalUsers.json': await functionalUsers(),
-      'ports.json': TEST_BASE,
+      // A short whole-request deadline, to see a routed request keep its listener's.
+      'ports.json': { ...TEST_BASE, limits: { requestTimeoutMs: 1000 } },
       'tls.json': TLS_CONFIGS.pem,
       'z-front.json': front([
         { host: 'keep.example.com', to: 'data' },
@@ -139,6 +163,18 @@ describe('the front listener, routed by host name, reloaded live', () => {
     assert.equal((await get('admin.example.com', '/info', USERS.data)).status, 401);
   });
 
+  it('keeps the target listener\'s whole-request deadline: a management request trickling past it gets 408', async () => {
+    const started = Date.now();
+    const slow = await request(`https://127.0.0.1:${keepd.ports.front ?? 0}/encode`, { method: 'POST', headers: { host: 'admin.example.com' }, auth: [...USERS.management], trickle: { chunks: ['{"secret"', ':', '"x"', '}'], intervalMs: 700 } }).catch((error: unknown) => ({ status: 0, error }));
+    assert.equal(slow.status, 408);
+    assert.ok(Date.now() - started < 2000);
+  });
+
+  it('answers 400 to a Host that is no host name (it never matches a wildcard or reaches an upstream)', async () => {
+    const answer = await rawRequest(keepd.ports.front ?? 0, Buffer.from('GET /api/whoami HTTP/1.1\r\nHost: evil/x.keep.example.com\r\n\r\n'));
+    assert.equal(answer.status, 400, answer.raw);
+  });
+
   it('answers 404 to a host no route names, revealing nothing', async () => {
     const missed = await get('other.example.com', '/info', USERS.management);
     assert.equal(missed.status, 404);
@@ -158,6 +194,26 @@ describe('the front listener, routed by host name, reloaded live', () => {
     const line = await refused;
     assert.match(line.msg, /listeners\.front\.routes\[0\]\.to: routes to the health listener, which is off/);
     assert.equal((await get('keep.example.com', '/health', USERS.health)).status, 200, 'still the last good routes');
+  });
+});
+
+describe('a reload sent through the front listener that moves the front listener', () => {
+  it('is answered before the old port closes, and the new port serves', async () => {
+    const frontOn = (port: number): object => ({ listeners: { front: { enabled: true, port, routes: [{ to: 'management' }] } } });
+    const dir = await tempDir({ 'functionalUsers.json': await functionalUsers(), 'ports.json': { ...TEST_BASE, watch: { enabled: false } }, 'tls.json': TLS_CONFIGS.pem, 'z-front.json': frontOn(0) });
+    const keepd = await startKeepd(dir, { expect: 5 });
+    try {
+      const next = await freePort();
+      await writeFile(path.join(dir, 'z-front.json'), JSON.stringify(frontOn(next)));
+      const moved = keepd.waitForLog((line) => line.listener === 'front' && line.port === next);
+      const reload = await request(`https://127.0.0.1:${keepd.ports.front ?? 0}/reload`, { method: 'POST', auth: [...USERS.management] });
+      assert.equal(reload.status, 200, reload.body);
+      assert.match(reload.body, /front: rebind/);
+      await moved;
+      assert.equal((await request(`https://127.0.0.1:${next}/info`, { auth: [...USERS.management] })).status, 200);
+    } finally {
+      await keepd.stop();
+    }
   });
 });
 

@@ -86,8 +86,17 @@ describe('gateway under attack: the login throttle holds (passthrough)', () => {
     assert.equal((await request(gw.data('/api/v1/auth'), { method: 'POST', body: { username: 'bob', password: 'x' }, headers: { authorization: `Basic ${Buffer.from('junk:junk').toString('base64')}` }, localAddress: client })).status, 429);
   });
 
-  it('only WebSocket upgrades: h2c and the like are refused (400)', async () => {
+  it('only WebSocket upgrades: an h2c upgrade without a body is answered as the plain request it also is, never upgraded', async () => {
     const answer = await raw(port(), 'GET /hello HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n');
+    assert.match(answer, /^HTTP\/1\.1 200 /);
+    const seen = gw.product.seen.at(-1);
+    assert.equal(seen?.url, '/hello');
+    assert.equal(seen.headers.upgrade, undefined, 'Upgrade is hop-by-hop: the product never sees it');
+    assert.equal(seen.headers['http2-settings'], undefined);
+  });
+
+  it('only WebSocket upgrades: h2c with a body is refused (400)', async () => {
+    const answer = await raw(port(), 'POST /hello HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\nContent-Length: 2\r\n\r\n{}');
     assert.match(answer, /^HTTP\/1\.1 400 /);
   });
 

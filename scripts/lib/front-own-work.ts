@@ -24,7 +24,7 @@ export function frontOwnWork(routes: { path?: string; host?: string; to: string 
   let reached = 0;
   const health: ListenerEntry = { request: () => {
       reached++;
-    }, checkContinue: () => undefined, upgrade: () => undefined };
+    }, checkContinue: () => undefined, upgrade: () => undefined, requestTimeoutMs: () => 0 };
   const parts = frontListener({
     routes: () => resolved,
     listener: (name) => (name === 'health' ? health : undefined),
@@ -33,7 +33,7 @@ export function frontOwnWork(routes: { path?: string; host?: string; to: string 
   });
   if (!parts.front) throw new Error('the front listener has no front door');
   // What the front port's server calls: its own entry (front door first), as listener-server.ts builds it.
-  const entry = listenerEntry(parts.front, () => undefined, () => false);
+  const entry = listenerEntry(parts.front, () => undefined, () => false, () => 0);
   const req = { url: '/health', method: 'GET', headers: { host: `127.0.0.1:${port}`, authorization: 'Basic x' }, complete: true, socket: { encrypted: true } } as unknown as IncomingMessage;
   const res = {} as unknown as ServerResponse;
   const calls = 200_000;

@@ -41,15 +41,21 @@ function isTargetListener(to: string): to is RealmListener {
   return (REALM_LISTENERS as readonly string[]).includes(to);
 }
 
+// Labels of letters, digits, hyphens (and underscores, which some internal names have).
+const LABELS = /^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?)*$/;
+
 /**
  * The host a request names (HTTP/1.1 `Host`, HTTP/2 `:authority`) without its port, in lower
- * case and without a root dot; '' when it names none.
+ * case and without a root dot; '' when it names none; undefined when it is no host name, IPv4 or
+ * bracketed IPv6 address (`evil/x.example.com`: it must neither match a wildcard route nor reach
+ * an upstream, which would build URLs from it).
  */
-export function requestHost(authority: string | undefined): string {
-  if (authority === undefined) return '';
-  const text = authority.trim();
-  const host = text.startsWith('[') ? text.slice(0, text.indexOf(']') + 1) : text.replace(/:\d*$/, '');
-  return normalHost(host);
+export function requestHost(authority: string | undefined): string | undefined {
+  if (authority === undefined || authority === '') return '';
+  const parts = /^(\[[0-9a-f:.]+\]|[^:[\]]+)(?::\d{0,5})?$/i.exec(authority);
+  if (!parts) return undefined;
+  const host = normalHost(parts[1] ?? '');
+  return host.startsWith('[') || LABELS.test(host) ? host : undefined;
 }
 
 /** `*.example.com` matches exactly one label below example.com, as a certificate's wildcard does. */
@@ -77,7 +83,7 @@ const FRONT = ['listeners', 'front'];
  * What stops a front listener from serving its routes: none at all, a route to a listener that
  * is off, a route to its own port. Only when the front listener is enabled.
  */
-export function frontProblems(front: ListenerSettings, routes: readonly FrontRoute[], listeners: Readonly<Record<RealmListener, ListenerSettings>>): RouteNote[] {
+export function frontProblems(front: ListenerSettings, routes: readonly FrontRoute[], listeners: Readonly<Record<RealmListener, ListenerSettings>>, localAddresses: readonly string[] = []): RouteNote[] {
   if (!front.enabled) return [];
   if (routes.length === 0) return [{ path: [...FRONT, 'routes'], message: 'is empty: the front listener would answer every request with 404. Add routes such as {"path": "/api", "to": "data"} (keepconfig.d/front-by-path.json.example)' }];
   const out: RouteNote[] = [];
@@ -88,19 +94,21 @@ export function frontProblems(front: ListenerSettings, routes: readonly FrontRou
       const how = name === 'metrics' ? 'set metrics.enabled (and listeners.metrics.enabled) to true' : `remove listeners.${name}.enabled: false`;
       out.push({ path: at, message: `routes to the ${name} listener, which is off: ${how} (its own port can stay private with listeners.${name}.HOST "127.0.0.1"), or remove the route` });
     }
-    if (route.target.kind === 'upstream' && pointsAtItself(route.target.origin, front)) {
+    if (route.target.kind === 'upstream' && pointsAtItself(route.target.origin, front, localAddresses)) {
       out.push({ path: at, message: `points at the front listener's own port ${front.port}: every request would come back to it` });
     }
   }
   return out;
 }
 
-function pointsAtItself(origin: string, front: ListenerSettings): boolean {
+/** `localAddresses`: this machine's interface addresses (a front on all interfaces answers on each). Names are not resolved. */
+function pointsAtItself(origin: string, front: ListenerSettings, localAddresses: readonly string[]): boolean {
   const url = new URL(origin);
   const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
   const host = url.hostname.replace(/^\[|\]$/g, '');
   if (port !== front.port) return false;
-  return isWildcardAddress(front.host) ? isLoopbackAddress(host) || isWildcardAddress(host) : host === front.host || (isLoopbackAddress(host) && front.host !== undefined && isLoopbackAddress(front.host));
+  if (isWildcardAddress(front.host)) return isLoopbackAddress(host) || isWildcardAddress(host) || localAddresses.includes(host);
+  return host === front.host || (isLoopbackAddress(host) && front.host !== undefined && isLoopbackAddress(front.host));
 }
 
 /** What an admin should know: the management listener on the front port, plain http upstreams elsewhere, unreachable routes. */
@@ -111,7 +119,7 @@ export function frontWarnings(front: ListenerSettings, routes: readonly FrontRou
   for (const route of routes) {
     const where = `listeners.front.routes[${route.index}]`;
     if (route.target.kind === 'listener' && route.target.name === 'management' && exposed) {
-      out.push(`${where} puts the management listener (reload, shutdown, configuration) on the front port ${front.port} of ${front.host ?? 'all interfaces'}: the product recommends localhost only; restrict it with a "host" only your admins use, or remove the route`);
+      out.push(`${where} puts the management listener (reload, shutdown, configuration) on the front port ${front.port} of ${front.host ?? 'all interfaces'}: anyone who reaches that port can try its accounts (a "host" on the route does not stop them: clients choose the Host they send). The product recommends localhost only: remove the route, or bind the front listener to a private address`);
     }
     if (route.target.kind === 'upstream' && route.target.origin.startsWith('http:') && !isLoopbackAddress(new URL(route.target.origin).hostname.replace(/^\[|\]$/g, ''))) {
       out.push(`${where} sends requests to ${route.target.origin} in plain http: passwords and tokens cross the network in clear; use https, or a server on this host`);

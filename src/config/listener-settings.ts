@@ -92,7 +92,10 @@ function mergeLimits(base: ListenerLimits, over: LimitOverrides | undefined): Li
  * a stalled upload is cut by httpIdleTimeout instead (gateway/proxy.ts).
  */
 function gatewayLimits(name: ListenerName, config: KeepConfig, limits: ListenerLimits): ListenerLimits {
-  if (name !== 'data' || config.listeners.data.upstream.url === undefined || config.listeners.data.limits?.requestTimeoutMs !== undefined) return limits;
+  // The front listener carries the gateway's uploads and its URL routes' (a request there has the
+  // target's limits, but the front's connection): the same rule.
+  const carries = name === 'front' || (name === 'data' && config.listeners.data.upstream.url !== undefined);
+  if (!carries || config.listeners[name].limits?.requestTimeoutMs !== undefined) return limits;
   return { ...limits, requestTimeoutMs: 0 };
 }
 

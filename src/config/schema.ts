@@ -158,7 +158,7 @@ const ROUTE_PATH_EXPECTED = 'a path such as "/api" (it matches /api and everythi
 const routePath = z
   .string({ error: ROUTE_PATH_EXPECTED })
   .regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/, { error: ROUTE_PATH_EXPECTED })
-  .refine((text) => !text.split('/').some((segment) => segment === '.' || segment === '..'), { error: `${ROUTE_PATH_EXPECTED}, without . or .. segments` });
+  .refine((text) => !text.split('/').some((segment) => /^(\.|%2e){1,2}$/i.test(segment)), { error: `${ROUTE_PATH_EXPECTED}, without . or .. segments (encoded or not)` });
 const ROUTE_TO_EXPECTED = `one of ${REALM_LISTENERS.map((name) => `"${name}"`).join(', ')}, or an upstream URL such as "http://127.0.0.1:81" (http or https, no path)`;
 
 /** keepd's extension: one route of the front listener; the first whose host and path match serves the request. */

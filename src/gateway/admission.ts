@@ -12,7 +12,7 @@ export type Admission =
   /** `account`: functional mode; `login` and its `guard`: a login in passthrough mode. */
   | { kind: 'forward'; account: Account | undefined; login: { request: NonNullable<Login>; guard: Exclude<LoginGuard, { refused: RefusalResponse }> } | undefined };
 
-const TARGET = errorBody(400, 'the data port takes plain origin-form targets ("/api/..."): no proxy-style URL, dot segments or backslashes');
+const TARGET = errorBody(400, 'only plain origin-form targets ("/api/...") are forwarded: no proxy-style URL, dot segments or backslashes');
 
 /**
  * The checks a request and an upgrade share, in order: a target keepd forwards as it sees it, then
@@ -36,7 +36,7 @@ export function admit(req: IncomingMessage, ctx: ProxyContext, client: string, g
     else settle(outcome);
     return;
   }
-  const login = loginOf(effectiveMethod(req.method, req.headers), url, req.headers.authorization);
+  const login = ctx.throttleLogins ? loginOf(effectiveMethod(req.method, req.headers), url, req.headers.authorization) : undefined;
   if (login === undefined) {
     done({ kind: 'forward', account: undefined, login: undefined });
     return;

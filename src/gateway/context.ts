@@ -9,6 +9,12 @@ export interface ProxyContext {
   /** The data listener's realm, login throttle, trusted proxies and metrics. */
   readonly gate: AuthGate;
   readonly metrics: UpstreamMetrics;
+  /**
+   * Passthrough mode: count the product's login requests in the login throttle. Off for the front
+   * listener's URL routes: their upstream (Domino's HTTP task) is not the product, and counting
+   * each of a browser's Basic requests as a login would throttle it.
+   */
+  readonly throttleLogins: boolean;
   /** After every request: for the listener's request metrics, the health state and the log. */
   readonly ended: (end: ExchangeEnd) => void;
 }

@@ -12,7 +12,7 @@ import { Upstream } from './upstream.js';
 import { proxyUpgrade } from './websocket.js';
 
 export interface FrontUpstreamsOptions {
-  /** Whose X-Forwarded-For is believed, and the login throttle (the data listener's). */
+  /** Whose X-Forwarded-For is believed (the data listener's gate; its login throttle is not used here). */
   gate: AuthGate;
   log: Logger;
   /** The front listener's request metrics (route `/*`). */
@@ -49,7 +49,7 @@ export class FrontUpstreams {
       this.#byOrigin.delete(origin);
     }
     for (const [origin, settings] of wanted) {
-      if (!this.#byOrigin.has(origin)) this.#byOrigin.set(origin, { upstream: new Upstream(settings, undefined), gate: this.#options.gate, metrics: this.#metrics, ended: (end) => this.#ended(end) });
+      if (!this.#byOrigin.has(origin)) this.#byOrigin.set(origin, { upstream: new Upstream(settings, undefined), gate: this.#options.gate, metrics: this.#metrics, ended: (end) => this.#ended(end), throttleLogins: false });
     }
   }
 

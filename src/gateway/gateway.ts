@@ -97,8 +97,8 @@ export class Gateway {
         log.debug({ listener: 'data', method: end.method, path, status: end.status, outcome: end.outcome, ms: Math.round(end.seconds * 10_000) / 10, sent: end.sent, received: end.received, remoteAddress: end.client, ...(end.failure ? { error: end.failure.message } : {}) }, 'proxied');
       }
     };
-    this.#proxy = { upstream, gate, metrics, ended };
-    this.#tunnel = { upstream, gate, metrics, ended };
+    this.#proxy = { upstream, gate, metrics, ended, throttleLogins: true };
+    this.#tunnel = { upstream, gate, metrics, ended, throttleLogins: true };
   }
 
   #healthChanged(status: UpstreamStatus, previous: boolean | undefined): void {

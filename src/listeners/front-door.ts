@@ -1,5 +1,6 @@
-import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import { ServerResponse, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 
 /**
@@ -22,25 +23,53 @@ export interface ListenerEntry {
   /** A request with `Expect: 100-continue`, before its body is let in. */
   readonly checkContinue: (req: IncomingMessage, res: ServerResponse) => void;
   readonly upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** The listener's whole-request deadline (limits.requestTimeoutMs; 0: none), which a routed request keeps. */
+  readonly requestTimeoutMs: () => number;
+}
+
+const isWebSocket = (req: IncomingMessage): boolean => /^websocket$/i.test(req.headers.upgrade ?? '');
+const hasBody = (req: IncomingMessage): boolean => req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
+
+/**
+ * An `Upgrade` keepd does not take (`h2c` from `curl --http2` on plain http, say) on a request
+ * without a body: answered as the request it also is, as node does on a server that takes no
+ * upgrades, then the connection is closed (node has already let go of it).
+ */
+function asPlainRequest(req: IncomingMessage, socket: Socket, serve: (req: IncomingMessage, res: ServerResponse) => void): void {
+  const res = new ServerResponse(req);
+  res.shouldKeepAlive = false;
+  res.assignSocket(socket);
+  res.once('finish', () => {
+    res.detachSocket(socket);
+    socket.end();
+  });
+  serve(req, res);
 }
 
 /** The front door first (while the listener is not closing: then Fastify answers 503), then Fastify (`handler`). */
-export function listenerEntry(front: FrontDoor | undefined, handler: (req: IncomingMessage, res: ServerResponse) => void, closing: () => boolean): ListenerEntry {
+export function listenerEntry(front: FrontDoor | undefined, handler: (req: IncomingMessage, res: ServerResponse) => void, closing: () => boolean, requestTimeoutMs: () => number): ListenerEntry {
+  const request = front
+    ? (req: IncomingMessage, res: ServerResponse) => {
+        if (closing() || !front.request(req, res, false)) handler(req, res);
+      }
+    : handler;
   return {
-    request: front
-      ? (req, res) => {
-          if (closing() || !front.request(req, res, false)) handler(req, res);
-        }
-      : handler,
+    request,
     checkContinue: (req, res) => {
       if (!closing() && front?.request(req, res, true) === true) return;
       res.writeContinue();
       handler(req, res);
     },
     upgrade: (req, socket, head) => {
+      // node's upgrade sockets are net (or TLS) sockets.
+      if (!isWebSocket(req) && !hasBody(req) && head.length === 0 && socket instanceof Socket) {
+        asPlainRequest(req, socket, request);
+        return;
+      }
       if (!closing() && front?.upgrade(req, socket, head) === true) return;
       socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
     },
+    requestTimeoutMs,
   };
 }
 

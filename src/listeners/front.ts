@@ -37,6 +37,24 @@ function refuseUpgrade(socket: Duplex, status: string): void {
 }
 
 /**
+ * The target listener's whole-request deadline: the front's own server has none (it carries the
+ * gateway's uploads, which httpIdleTimeout guards instead), so a routed request keeps the one it
+ * has on its own port. Past it: 408, or the stream cut once an answer has begun.
+ */
+function keepDeadline(req: IncomingMessage, res: ServerResponse, ms: number): void {
+  if (ms <= 0 || req.complete) return;
+  const timer = setTimeout(() => {
+    if (req.complete) return;
+    if (res.headersSent) req.destroy();
+    else answer(req, res, 408, 'the request did not arrive in time');
+  }, ms);
+  timer.unref();
+  const stop = (): void => clearTimeout(timer);
+  req.once('end', stop);
+  res.once('close', stop);
+}
+
+/**
  * The front listener (`listeners.front`, docs/front.md): one port for everything. Each request
  * goes to the first route whose host and path match: a listener's entry (the very path a request
  * on that listener's own port takes: its front door, realm, throttle, body limit and routes) or
@@ -48,18 +66,24 @@ export function frontListener(ctx: FrontContext): ListenerParts {
     front: {
       request: (req, res, continued) => {
         const started = performance.now();
-        const route = matchRoute(ctx.routes(), requestHost(authority(req)), req.url ?? '/');
+        const host = requestHost(authority(req));
+        const route = host === undefined ? undefined : matchRoute(ctx.routes(), host, req.url ?? '/');
         const refuse = (status: number, message: string): void => {
           answer(req, res, status, message);
           ctx.record(req.method ?? '', status, (performance.now() - started) / 1000);
         };
-        if (route === undefined) {
+        if (host === undefined) {
+          refuse(400, 'the Host header is not a host name');
+        } else if (route === undefined) {
           refuse(404, 'not found');
         } else if (route.target.kind === 'listener') {
           const entry = ctx.listener(route.target.name);
           if (!entry) refuse(503, 'this service is not running; retry shortly');
-          else if (continued) entry.checkContinue(req, res);
-          else entry.request(req, res);
+          else {
+            keepDeadline(req, res, entry.requestTimeoutMs());
+            if (continued) entry.checkContinue(req, res);
+            else entry.request(req, res);
+          }
         } else {
           const upstream = ctx.upstream(route.target.origin);
           if (upstream) upstream.request(req, res);
@@ -68,8 +92,10 @@ export function frontListener(ctx: FrontContext): ListenerParts {
         return true;
       },
       upgrade: (req, socket, head) => {
-        const route = matchRoute(ctx.routes(), requestHost(authority(req)), req.url ?? '/');
-        if (route === undefined) refuseUpgrade(socket, '404 Not Found');
+        const host = requestHost(authority(req));
+        const route = host === undefined ? undefined : matchRoute(ctx.routes(), host, req.url ?? '/');
+        if (host === undefined) refuseUpgrade(socket, '400 Bad Request');
+        else if (route === undefined) refuseUpgrade(socket, '404 Not Found');
         else if (route.target.kind === 'listener') {
           const entry = ctx.listener(route.target.name);
           if (entry) entry.upgrade(req, socket, head);

@@ -97,7 +97,7 @@ export class ListenerServer {
         const timeouts = serverTimeouts(limits);
         const { front } = options;
         // While closing, Fastify answers (503 on kept-alive connections), never the front door.
-        const entry = listenerEntry(front, handler, () => this.#closing);
+        const entry = listenerEntry(front, handler, () => this.#closing, () => this.#settings.limits.requestTimeoutMs);
         this.#entry = entry;
         server = tls
           ? createHttpsServer({ ...secureServerOptions(tls, policy), ...timeouts, handshakeTimeout: limits.handshakeTimeoutMs, SNICallback: (name, done) => done(null, this.#sni.contextFor(name)) }, entry.request)

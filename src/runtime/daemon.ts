@@ -235,7 +235,7 @@ export class Daemon implements ListenerServices {
       await this.#watching.follow(settingsOf(next), current.prepared.loaded.config.watch, false);
       return this.#refuse(origin, refusals);
     }
-    const decision = decide(current.prepared, next, this.#listeners.running(), 'management');
+    const decision = decide(current.prepared, next, this.#listeners.running(), ['management', 'front']);
     if (decision.status === 'unchanged') {
       if (this.#staleConfig) {
         this.#clearStale();

@@ -17,6 +17,7 @@ import { prepareSni } from './prepare-sni.js';
 import { readRegularFile } from '../config/safe-read.js';
 import { describeReadFailure } from '../config/read-failure.js';
 import { createSecureContext } from 'node:tls';
+import { networkInterfaces } from 'node:os';
 
 /** A configuration that is ready to serve: validated, accounts indexed, TLS material loaded. */
 export interface PreparedConfig {
@@ -140,7 +141,8 @@ export async function prepareConfig(loaded: LoadedConfig): Promise<Preparation> 
   const sni = await prepareSni(settings, policy, (path) => sourceLabel(loaded, path.map(String)), problems, sniNotes);
   const upstream = await prepareUpstream(loaded, problems);
   const routes = resolveFrontRoutes(config);
-  for (const note of frontProblems(settingsByName.front, routes, settingsByName)) problems.push({ source: sourceLabel(loaded, note.path.map(String)), path: formatPath(note.path), message: note.message });
+  const local = Object.values(networkInterfaces()).flatMap((addresses) => (addresses ?? []).map((address) => address.address));
+  for (const note of frontProblems(settingsByName.front, routes, settingsByName, local)) problems.push({ source: sourceLabel(loaded, note.path.map(String)), path: formatPath(note.path), message: note.message });
   if (problems.length > 0) return { ok: false, problems };
   const origins = new Set(settingsByName.front.enabled ? routes.flatMap((route) => (route.target.kind === 'upstream' ? [route.target.origin] : [])) : []);
   if (origins.size > 0) await loadUpstreamClient();

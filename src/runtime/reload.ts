@@ -84,12 +84,12 @@ export function refusals(running: Partial<Record<ListenerName, RunningListener>>
   return [...tlsRemovals(running, next), ...expiredSwaps(running, next.listeners), ...expiredSniSwaps(running, next.listeners)];
 }
 
-export function decide(current: PreparedConfig, next: PreparedConfig, running: Partial<Record<ListenerName, RunningListener>>, callerOn: ListenerName): Decision {
+export function decide(current: PreparedConfig, next: PreparedConfig, running: Partial<Record<ListenerName, RunningListener>>, callerOn: readonly ListenerName[]): Decision {
   const changes = plan(running, next);
   const configChanged = configurationChanged(current, next);
   if (!configChanged && changes.length === 0) return { status: 'unchanged' };
   const described = [...(configChanged ? ['configuration'] : []), ...upstreamChange(current, next), ...changes.map((c) => `${c.name}: ${c.action} (${c.reason})`)];
-  const answerFirst = changes.some((c) => c.name === callerOn && (c.action === 'rebind' || c.action === 'stop'));
+  const answerFirst = changes.some((c) => callerOn.includes(c.name) && (c.action === 'rebind' || c.action === 'stop'));
   return { status: 'apply', changes, described, answerFirst };
 }
 
