@@ -25,7 +25,7 @@ function material(serial: string): TlsMaterial {
   };
 }
 
-type Spec = { enabled?: boolean; port?: number; host?: string; tls?: string | null; limits?: Partial<ListenerLimits> };
+type Spec = { enabled?: boolean; port?: number; host?: string; tls?: string | null; http2?: boolean; limits?: Partial<ListenerLimits> };
 
 const defaultPort = (name: ListenerName): number => (isRealmListener(name) ? LISTENERS[name].defaultPort : FRONT_DEFAULT_PORT);
 
@@ -36,7 +36,7 @@ function settings(name: ListenerName, spec: Spec): ListenerSettings {
     port: spec.port ?? defaultPort(name),
     host: spec.host ?? '127.0.0.1',
     realm: isRealmListener(name) ? LISTENERS[name].realm : undefined,
-    http2: true,
+    http2: spec.http2 ?? true,
     tls: undefined,
     tlsKeysAt: [],
     sni: [],
@@ -70,6 +70,10 @@ describe('plan(running, next): the socket work of a reload', () => {
     ['new address: rebind', {}, { host: '::1' }, ['health: rebind (address 127.0.0.1 -> ::1)']],
     ['TLS on: rebind', { tls: null }, {}, ['health: rebind (TLS on)']],
     ['TLS off: rebind', {}, { tls: null }, ['health: rebind (TLS off)']],
+    ['HTTP/2 off on a TLS listener: rebind (another kind of server)', {}, { http2: false }, ['health: rebind (http2 true -> false)']],
+    ['HTTP/2 on on a TLS listener: rebind', { http2: false }, {}, ['health: rebind (http2 false -> true)']],
+    ['http2 on a plain listener: nothing (HTTP/1.1 either way)', { tls: null }, { tls: null, http2: false }, []],
+    ['TLS on wins over http2', { tls: null, http2: false }, {}, ['health: rebind (TLS on)']],
     ['a limit fixed at construction: rebind', {}, { limits: { maxHeaderBytes: 8192 } }, ['health: rebind (limits.maxHeaderBytes 16384 -> 8192)']],
     ['the body limit: rebind', {}, { limits: { maxBodyBytes: 1 } }, ['health: rebind (limits.maxBodyBytes 16384 -> 1)']],
     ['the handshake timeout: rebind', {}, { limits: { handshakeTimeoutMs: 500 } }, ['health: rebind (limits.handshakeTimeoutMs 10000 -> 500)']],
@@ -78,6 +82,7 @@ describe('plan(running, next): the socket work of a reload', () => {
     ['policy only on a plain listener: nothing', { tls: null }, { tls: null }, [], { ...POLICY, ciphers: 'C' }],
     ['a limit a running server takes: tune', {}, { limits: { keepAliveTimeoutMs: 1 } }, ['health: tune (limits)']],
     ['connections: tune', {}, { limits: { maxConnections: 7 } }, ['health: tune (limits)']],
+    ['HTTP/2 streams per connection: tune (new and open sessions get the setting)', {}, { limits: { maxStreamsPerConnection: 8 } }, ['health: tune (limits)']],
     ['port wins over everything else', {}, { port: 9999, host: '::1', tls: null }, ['health: rebind (port 8886 -> 9999)']],
     ['rebind wins over a new certificate', {}, { host: '::1', tls: 'serial-2' }, ['health: rebind (address 127.0.0.1 -> ::1)']],
     ['a new certificate and new limits: one swap that also tunes', {}, { tls: 'serial-2', limits: { maxConnections: 7 } }, ['health: swap-tls (certificate serial-2, limits)']],

@@ -1,7 +1,7 @@
-import type { IncomingMessage } from 'node:http';
 import type { Account } from '../accounts/accounts.js';
 import { authenticate, refusalResponse, type AuthOutcome, type RefusalResponse } from '../auth/authenticate.js';
 import { errorBody } from '../support/http-answers.js';
+import type { NodeRequest } from '../support/node-http.js';
 import { guardLogin, type LoginGuard } from './login-guard.js';
 import { ambiguousTarget, effectiveMethod, loginOf, type Login } from './login-requests.js';
 import type { ProxyContext } from './context.js';
@@ -20,7 +20,7 @@ const TARGET = errorBody(400, 'only plain origin-form targets ("/api/...") are f
  * login throttle on login requests). `done` is called once, synchronously unless a password must
  * be verified; `gone()` says the client left meanwhile (then `done` is not called).
  */
-export function admit(req: IncomingMessage, ctx: ProxyContext, client: string, gone: () => boolean, done: (admission: Admission) => void): void {
+export function admit(req: NodeRequest, ctx: ProxyContext, client: string, gone: () => boolean, done: (admission: Admission) => void): void {
   const url = req.url ?? '/';
   if (!url.startsWith('/') || ambiguousTarget(url)) {
     done({ kind: 'refused', refusal: { statusCode: 400, headers: {}, body: TARGET } });

@@ -1,7 +1,8 @@
-import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import { STATUS_CODES } from 'node:http';
 import { pipeline, Transform, type TransformCallback } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { statusClass, type UpstreamMetrics, type UpstreamOutcome } from '../metrics/upstream-metrics.js';
+import { closeAfterAnswer, flushHeaders, hasBody, responseGone, writeChunk, writeHead, type NodeRequest, type NodeResponse } from '../support/node-http.js';
 import { BodyTooLarge, classifyFailure, codedError, failureBody, type UpstreamFailure } from './failures.js';
 import { responseHeaders } from './forward-headers.js';
 import type { Upstream } from './upstream.js';
@@ -13,7 +14,7 @@ const REASON = /^[\t\x20-\x7e\x80-\xff]*$/;
 const NO_BODY = new Set([204, 304]);
 
 /** The client waits for `100 Continue` before it sends its body. */
-export function expectsContinue(req: IncomingMessage): boolean {
+export function expectsContinue(req: NodeRequest): boolean {
   return /100-continue/i.test(req.headers.expect ?? '');
 }
 
@@ -85,8 +86,8 @@ class BodyMeter extends Transform {
  * the upstream request.
  */
 export class Exchange implements Dispatcher.DispatchHandler {
-  readonly #req: IncomingMessage;
-  readonly #res: ServerResponse;
+  readonly #req: NodeRequest;
+  readonly #res: NodeResponse;
   readonly #options: ExchangeOptions;
   #abort: ((error?: Error) => void) | undefined;
   #resume: (() => void) | undefined;
@@ -105,7 +106,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #responseTimer: NodeJS.Timeout | undefined;
   #done = false;
 
-  constructor(req: IncomingMessage, res: ServerResponse, options: ExchangeOptions) {
+  constructor(req: NodeRequest, res: NodeResponse, options: ExchangeOptions) {
     this.#req = req;
     this.#res = res;
     this.#options = options;
@@ -115,7 +116,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   start(headers: string[], body: Buffer | undefined): void {
     const req = this.#req;
     const { settings, pool } = this.#options.upstream;
-    const streamed = body === undefined && (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined);
+    const streamed = body === undefined && hasBody(req);
     let requestBody: Buffer | Transform | null = body ?? null;
     if (body !== undefined) this.#sent = body.length;
     if (streamed) {
@@ -137,7 +138,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     // A body keepd has read already (a login) had its 100 Continue then.
     if (body === undefined && expectsContinue(req)) this.#res.writeContinue();
     this.#res.once('close', () => {
-      if (!this.#res.writableFinished) this.#abortWith(codedError('KEEPD_CLIENT_GONE', 'client gone'));
+      // Not writableFinished: an HTTP/2 response whose stream was reset counts as finished.
+      if (!this.#res.writableEnded) this.#abortWith(codedError('KEEPD_CLIENT_GONE', 'client gone'));
     });
     this.#dispatched = performance.now();
     pool.dispatch(
@@ -168,7 +170,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   onConnect(abort: (error?: Error) => void): void {
     this.#abort = abort;
     this.#reached = true;
-    if (this.#res.destroyed) abort(codedError('KEEPD_CLIENT_GONE', 'client gone'));
+    if (responseGone(this.#res)) abort(codedError('KEEPD_CLIENT_GONE', 'client gone'));
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
@@ -179,13 +181,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#options.metrics.answered((performance.now() - this.#dispatched) / 1000);
     this.#options.answered?.(statusCode);
     try {
-      // The product's reason phrase when node can send it as it is.
+      // The product's reason phrase when node can send it as it is (HTTP/1.1: HTTP/2 has none).
       const info = { contentLength: -1 };
-      this.#res.writeHead(statusCode, REASON.test(statusText) ? statusText : (STATUS_CODES[statusCode] ?? ''), responseHeaders(rawHeaders, this.#options.hsts, info));
+      writeHead(this.#res, statusCode, responseHeaders(rawHeaders, this.#options.hsts, info), REASON.test(statusText) ? statusText : (STATUS_CODES[statusCode] ?? ''));
       this.#status = statusCode;
       this.#length = info.contentLength;
       // A body of unknown length is a stream (events, exports): its headers go now, not with its first chunk.
-      if (info.contentLength < 0 && this.#req.method !== 'HEAD' && !NO_BODY.has(statusCode)) this.#res.flushHeaders();
+      if (info.contentLength < 0 && this.#req.method !== 'HEAD' && !NO_BODY.has(statusCode)) flushHeaders(this.#res);
     } catch {
       // A header node refuses to send (invalid characters): the answer cannot be passed on.
       this.#abortWith(codedError('KEEPD_BAD_RESPONSE_HEADER', 'invalid response header'));
@@ -205,8 +207,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     this.#held = undefined;
     this.#wrote = true;
-    if (held !== undefined) this.#res.write(held);
-    if (this.#res.write(chunk)) return true;
+    if (held !== undefined) writeChunk(this.#res, held);
+    if (writeChunk(this.#res, chunk)) return true;
     const resume = this.#resume;
     if (resume) this.#res.once('drain', resume);
     return false;
@@ -229,7 +231,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     clearTimeout(this.#responseTimer);
     this.#meter?.destroy();
     const res = this.#res;
-    if ((error as { code?: unknown }).code === 'KEEPD_CLIENT_GONE' || res.destroyed) {
+    if ((error as { code?: unknown }).code === 'KEEPD_CLIENT_GONE' || responseGone(res)) {
       this.#finish('aborted');
       return;
     }
@@ -256,13 +258,18 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const res = this.#res;
     const json = failureBody({ statusCode, message });
     try {
-      res.shouldKeepAlive = false;
-      res.writeHead(statusCode, STATUS_CODES[statusCode] ?? '', {
-        'content-type': 'application/json; charset=utf-8',
-        'content-length': Buffer.byteLength(json),
-        'cache-control': 'no-store',
-        ...(this.#options.hsts === undefined ? {} : { 'strict-transport-security': this.#options.hsts }),
-      });
+      closeAfterAnswer(res);
+      writeHead(
+        res,
+        statusCode,
+        {
+          'content-type': 'application/json; charset=utf-8',
+          'content-length': Buffer.byteLength(json),
+          'cache-control': 'no-store',
+          ...(this.#options.hsts === undefined ? {} : { 'strict-transport-security': this.#options.hsts }),
+        },
+        STATUS_CODES[statusCode] ?? '',
+      );
       res.end(json);
       this.#status = statusCode;
     } catch {

@@ -61,12 +61,19 @@ export interface ForwardContext {
  * The request headers for the upstream, as the product's proxy how-tos set them: hop-by-hop
  * removed, X-Real-IP and X-Forwarded-For/Proto/Host/Port set; a trusted proxy's own forwarding
  * headers are kept (its X-Forwarded-For gets the peer appended), anyone else's are replaced.
- * undefined: a request with two Host or two Authorization headers, which is not forwarded.
+ * An HTTP/2 request's pseudo-headers are not forwarded: its `:authority` is the Host when it has
+ * none, and its Cookie fields, which HTTP/2 may split, are joined into one (RFC 9113 8.2.3).
+ * undefined: a request with two Host or two Authorization headers, or a Host unlike its
+ * `:authority`, which is not forwarded.
  */
 export function requestHeaders(raw: readonly string[], ctx: ForwardContext): string[] | undefined {
   let out: string[] = [];
   let listed: Set<string> | undefined;
   let host: string | undefined;
+  let authority: string | undefined;
+  /** HTTP/2 (its pseudo-headers come first): where the one Cookie field's value is in `out`. */
+  let http2 = false;
+  let cookieAt = -1;
   let authorizations = 0;
   let upgrade = 'websocket';
   // What a trusted proxy said about its client.
@@ -80,6 +87,16 @@ export function requestHeaders(raw: readonly string[], ctx: ForwardContext): str
     const value = raw[i + 1] ?? '';
     // `X_Forwarded_User` is `X-Forwarded-User` to servers that map `_` to `-` (CGI and its heirs).
     const lower = name.includes('_') ? name.toLowerCase().replaceAll('_', '-') : name.toLowerCase();
+    if (lower.startsWith(':')) {
+      http2 = true;
+      if (lower === ':authority') authority = value;
+      continue;
+    }
+    if (http2 && lower === 'cookie') {
+      if (cookieAt >= 0) out[cookieAt] = `${out[cookieAt] ?? ''}; ${value}`;
+      else cookieAt = out.push(name, value) - 1;
+      continue;
+    }
     if (lower === 'connection') listed = addTokens(value, listed);
     else if (lower === 'upgrade') upgrade = value;
     if (ALWAYS_DROPPED.has(lower)) continue;
@@ -103,8 +120,11 @@ export function requestHeaders(raw: readonly string[], ctx: ForwardContext): str
     }
     out.push(name, value);
   }
+  if (host !== undefined && authority !== undefined && host.toLowerCase() !== authority.toLowerCase()) return undefined;
   out = withoutListed(out, listed);
-  if (host === undefined) out.push('host', ctx.upstreamHost);
+  // HTTP/1.0 has no Host; HTTP/2 may carry it in :authority alone.
+  if (host === undefined) out.push('host', authority ?? ctx.upstreamHost);
+  host ??= authority;
   out.push(
     'x-forwarded-for',
     forwardedFor === undefined ? ctx.client : `${forwardedFor}, ${ctx.peer}`,

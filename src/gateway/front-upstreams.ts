@@ -1,10 +1,11 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { AuthGate } from '../auth/authenticate.js';
 import type { UpstreamSettings } from '../config/upstream-settings.js';
 import { UpstreamMetrics } from '../metrics/upstream-metrics.js';
 import { logs } from '../support/logger.js';
+import type { NodeRequest, NodeResponse } from '../support/node-http.js';
 import type { ProxyContext } from './context.js';
 import type { ExchangeEnd } from './exchange.js';
 import { proxy } from './proxy.js';
@@ -35,7 +36,7 @@ export class FrontUpstreams {
   }
 
   /** The handlers of one origin; undefined when no route names it. */
-  get(origin: string): { request(req: IncomingMessage, res: ServerResponse): void; upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void } | undefined {
+  get(origin: string): { request(req: NodeRequest, res: NodeResponse): void; upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void } | undefined {
     const ctx = this.#byOrigin.get(origin);
     return ctx && { request: (req, res) => proxy(req, res, ctx), upgrade: (req, socket, head) => proxyUpgrade(req, socket, head, ctx) };
   }

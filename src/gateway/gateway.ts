@@ -1,10 +1,11 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { AuthGate } from '../auth/authenticate.js';
 import type { UpstreamSettings } from '../config/upstream-settings.js';
 import type { UpstreamMetrics } from '../metrics/upstream-metrics.js';
 import { logs } from '../support/logger.js';
+import type { NodeRequest, NodeResponse } from '../support/node-http.js';
 import type { ExchangeEnd } from './exchange.js';
 import type { ProxyContext } from './context.js';
 import { proxy } from './proxy.js';
@@ -55,7 +56,7 @@ export class Gateway {
     return this.#health?.status;
   }
 
-  handle(req: IncomingMessage, res: ServerResponse): void {
+  handle(req: NodeRequest, res: NodeResponse): void {
     if (this.#proxy) proxy(req, res, this.#proxy);
   }
 

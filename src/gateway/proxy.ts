@@ -1,9 +1,9 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Account } from '../accounts/accounts.js';
 import { clientAddress } from '../config/trusted-proxies.js';
 import type { UpstreamOutcome } from '../metrics/upstream-metrics.js';
 import { errorBody, HSTS } from '../support/http-answers.js';
+import { closeAfterAnswer, requestArrived, responseGone, writeHead, type NodeRequest, type NodeResponse } from '../support/node-http.js';
 import { admit } from './admission.js';
 import { Exchange, expectsContinue, type ExchangeEnd } from './exchange.js';
 import { requestHeaders } from './forward-headers.js';
@@ -20,10 +20,10 @@ interface Who {
   account?: Account | undefined;
 }
 
-function sendJson(res: ServerResponse, statusCode: number, headers: Record<string, string>, body: unknown, close: boolean, tls: boolean): void {
+function sendJson(res: NodeResponse, statusCode: number, headers: Record<string, string>, body: unknown, close: boolean, tls: boolean): void {
   const json = JSON.stringify(body);
-  if (close) res.shouldKeepAlive = false;
-  res.writeHead(statusCode, { ...headers, ...(tls ? { 'strict-transport-security': HSTS } : {}), 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json), 'cache-control': 'no-store' });
+  if (close) closeAfterAnswer(res);
+  writeHead(res, statusCode, { ...headers, ...(tls ? { 'strict-transport-security': HSTS } : {}), 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json), 'cache-control': 'no-store' });
   res.end(json);
 }
 
@@ -34,13 +34,13 @@ function sendJson(res: ServerResponse, statusCode: number, headers: Record<strin
  * on login requests), then the exchange with the product (exchange.ts), whose answer counts as a
  * failed or good login.
  */
-export function proxy(req: IncomingMessage, res: ServerResponse, ctx: ProxyContext): void {
+export function proxy(req: NodeRequest, res: NodeResponse, ctx: ProxyContext): void {
   const who: Who = { client: '', peer: req.socket.remoteAddress ?? '', started: performance.now(), tls: (req.socket as Partial<TLSSocket>).encrypted === true };
   who.client = clientAddress(who.peer, req.headers['x-forwarded-for'], ctx.gate.trust());
   const url = req.url ?? '/';
   const refuse = (statusCode: number, headers: Record<string, string>, body: unknown, outcome: UpstreamOutcome = 'refused'): void => {
     // A body not read to its end: the connection cannot carry another request.
-    sendJson(res, statusCode, headers, body, !req.complete, who.tls);
+    sendJson(res, statusCode, headers, body, !requestArrived(req), who.tls);
     ctx.metrics.count(outcome);
     ctx.ended({ status: statusCode, answered: 0, reached: false, outcome, seconds: (performance.now() - who.started) / 1000, sent: 0, received: 0, method: req.method ?? '', url, client: who.client });
   };
@@ -50,7 +50,7 @@ export function proxy(req: IncomingMessage, res: ServerResponse, ctx: ProxyConte
     refuse(413, {}, errorBody(413, `the request body is over bodyHandler.bodyLimit (${bodyLimit} bytes)`));
     return;
   }
-  admit(req, ctx, who.client, () => res.destroyed, (admission) => {
+  admit(req, ctx, who.client, () => responseGone(res), (admission) => {
     if (admission.kind === 'refused') {
       refuse(admission.refusal.statusCode, admission.refusal.headers, admission.refusal.body);
       return;
@@ -64,7 +64,7 @@ export function proxy(req: IncomingMessage, res: ServerResponse, ctx: ProxyConte
 }
 
 /** A JWT login (passthrough): its small JSON body is read first, for the username the throttle counts it for. */
-function forwardJwtLogin(req: IncomingMessage, res: ServerResponse, ctx: ProxyContext, who: Who, guard: Exclude<LoginGuard, { refused: unknown }>, refuse: (status: number, headers: Record<string, string>, body: unknown, outcome?: UpstreamOutcome) => void): void {
+function forwardJwtLogin(req: NodeRequest, res: NodeResponse, ctx: ProxyContext, who: Who, guard: Exclude<LoginGuard, { refused: unknown }>, refuse: (status: number, headers: Record<string, string>, body: unknown, outcome?: UpstreamOutcome) => void): void {
   readLoginBody(req, res, ctx, (body) => {
     if (Buffer.isBuffer(body)) {
       forward(req, res, ctx, who, body, guard.settleFor(loginUser(body)));
@@ -81,7 +81,7 @@ function forwardJwtLogin(req: IncomingMessage, res: ServerResponse, ctx: ProxyCo
 }
 
 /** The whole (small) body of a login, or why not: too large, the client gone, stalled (httpIdleTimeout). */
-function readLoginBody(req: IncomingMessage, res: ServerResponse, ctx: ProxyContext, done: (body: Buffer | 'too large' | 'gone' | 'stalled') => void): void {
+function readLoginBody(req: NodeRequest, res: NodeResponse, ctx: ProxyContext, done: (body: Buffer | 'too large' | 'gone' | 'stalled') => void): void {
   if (Number(req.headers['content-length'] ?? 0) > LOGIN_BODY_MAX_BYTES) {
     done('too large');
     return;
@@ -109,7 +109,7 @@ function readLoginBody(req: IncomingMessage, res: ServerResponse, ctx: ProxyCont
   req.once('close', () => settle('gone'));
 }
 
-function forward(req: IncomingMessage, res: ServerResponse, ctx: ProxyContext, who: Who, body?: Buffer, login?: LoginSettle): void {
+function forward(req: NodeRequest, res: NodeResponse, ctx: ProxyContext, who: Who, body?: Buffer, login?: LoginSettle): void {
   const headers = requestHeaders(req.rawHeaders, {
     client: who.client,
     peer: who.peer,
@@ -137,6 +137,6 @@ function forward(req: IncomingMessage, res: ServerResponse, ctx: ProxyContext, w
         }
       : { ended: ctx.ended }),
   });
-  if (headers === undefined) exchange.refuse(400, 'a request with two Host or Authorization headers is not forwarded');
+  if (headers === undefined) exchange.refuse(400, 'a request with two Host or Authorization headers (or a Host unlike its :authority) is not forwarded');
   else exchange.start(headers, body);
 }

@@ -1,16 +1,18 @@
-import { ServerResponse, type IncomingMessage, type Server as HttpServer } from 'node:http';
-import type { Server as HttpsServer } from 'node:https';
+import type { EventEmitter } from 'node:events';
+import { ServerResponse, type IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { NodeRequest, NodeResponse, RequestHandler } from '../support/node-http.js';
 
 /**
- * A listener's own handling before Fastify (the data listener's gateway): node's raw request, a
- * request with `Expect: 100-continue` (the front door decides when to let the body come), and
- * upgrades. Returning false leaves the request to Fastify's routes; an upgrade nobody takes is refused.
+ * A listener's own handling before Fastify (the data listener's gateway): node's raw request
+ * (HTTP/1.1 or HTTP/2), a request with `Expect: 100-continue` (the front door decides when to let
+ * the body come), and upgrades (HTTP/1.1 only). Returning false leaves the request to Fastify's
+ * routes; an upgrade nobody takes is refused.
  */
 export interface FrontDoor {
   /** `continued`: the request came with `Expect: 100-continue`, and nothing has answered it yet. */
-  request(req: IncomingMessage, res: ServerResponse, continued: boolean): boolean;
+  request(req: NodeRequest, res: NodeResponse, continued: boolean): boolean;
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
 }
 
@@ -19,9 +21,9 @@ export interface FrontDoor {
  * listener calls for a route to it (so a routed request takes the same path as a direct one).
  */
 export interface ListenerEntry {
-  readonly request: (req: IncomingMessage, res: ServerResponse) => void;
+  readonly request: RequestHandler;
   /** A request with `Expect: 100-continue`, before its body is let in. */
-  readonly checkContinue: (req: IncomingMessage, res: ServerResponse) => void;
+  readonly checkContinue: RequestHandler;
   readonly upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   /** The listener's whole-request deadline (limits.requestTimeoutMs; 0: none), which a routed request keeps. */
   readonly requestTimeoutMs: () => number;
@@ -47,9 +49,9 @@ function asPlainRequest(req: IncomingMessage, socket: Socket, serve: (req: Incom
 }
 
 /** The front door first (while the listener is not closing: then Fastify answers 503), then Fastify (`handler`). */
-export function listenerEntry(front: FrontDoor | undefined, handler: (req: IncomingMessage, res: ServerResponse) => void, closing: () => boolean, requestTimeoutMs: () => number): ListenerEntry {
-  const request = front
-    ? (req: IncomingMessage, res: ServerResponse) => {
+export function listenerEntry(front: FrontDoor | undefined, handler: RequestHandler, closing: () => boolean, requestTimeoutMs: () => number): ListenerEntry {
+  const request: RequestHandler = front
+    ? (req, res) => {
         if (closing() || !front.request(req, res, false)) handler(req, res);
       }
     : handler;
@@ -73,8 +75,11 @@ export function listenerEntry(front: FrontDoor | undefined, handler: (req: Incom
   };
 }
 
-/** Expect: 100-continue and upgrades reach the entry too (without a front door, node's defaults handle them). */
-export function openFrontDoor(server: HttpServer | HttpsServer, entry: ListenerEntry): void {
+/**
+ * Expect: 100-continue (HTTP/1.1 and HTTP/2) and upgrades (HTTP/1.1) reach the entry too (without
+ * a front door, node's defaults handle them).
+ */
+export function openFrontDoor(server: Pick<EventEmitter, 'on'>, entry: ListenerEntry): void {
   server.on('checkContinue', entry.checkContinue);
   server.on('upgrade', entry.upgrade);
 }

@@ -1,9 +1,10 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { matchRoute, requestHost, type FrontRoute } from '../config/front-routes.js';
 import type { RealmListener } from '../config/listener-table.js';
 import { errorBody, HSTS } from '../support/http-answers.js';
+import { closeAfterAnswer, cutRequest, requestArrived, type NodeRequest, type NodeResponse } from '../support/node-http.js';
 import type { ListenerEntry } from './front-door.js';
 import type { ListenerParts } from './listener-server.js';
 
@@ -12,22 +13,22 @@ export interface FrontContext {
   routes(): readonly FrontRoute[];
   /** A running listener's entry; undefined while it is not running. */
   listener(name: RealmListener): ListenerEntry | undefined;
-  upstream(origin: string): { request(req: IncomingMessage, res: ServerResponse): void; upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void } | undefined;
+  upstream(origin: string): { request(req: NodeRequest, res: NodeResponse): void; upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void } | undefined;
   /** Requests the front answers itself (404, 503), for the request metrics. */
   record(method: string, status: number, seconds: number): void;
 }
 
 /** HTTP/1.1 `Host`, or HTTP/2 `:authority`. */
-function authority(req: IncomingMessage): string | undefined {
+function authority(req: NodeRequest): string | undefined {
   const value = req.headers[':authority'] ?? req.headers.host;
   return typeof value === 'string' ? value : undefined;
 }
 
-function answer(req: IncomingMessage, res: ServerResponse, statusCode: number, message: string): void {
+function answer(req: NodeRequest, res: NodeResponse, statusCode: number, message: string): void {
   const json = JSON.stringify(errorBody(statusCode, message));
   const tls = (req.socket as Partial<TLSSocket>).encrypted === true;
-  // The body was not read: the connection cannot carry another request.
-  if (!req.complete) res.shouldKeepAlive = false;
+  // The body was not read: the connection (HTTP/2: the stream) cannot carry another request.
+  if (!requestArrived(req)) closeAfterAnswer(res);
   res.writeHead(statusCode, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json), 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...(tls ? { 'strict-transport-security': HSTS } : {}) });
   res.end(json);
 }
@@ -41,11 +42,11 @@ function refuseUpgrade(socket: Duplex, status: string): void {
  * gateway's uploads, which httpIdleTimeout guards instead), so a routed request keeps the one it
  * has on its own port. Past it: 408, or the stream cut once an answer has begun.
  */
-function keepDeadline(req: IncomingMessage, res: ServerResponse, ms: number): void {
-  if (ms <= 0 || req.complete) return;
+function keepDeadline(req: NodeRequest, res: NodeResponse, ms: number): void {
+  if (ms <= 0 || requestArrived(req)) return;
   const timer = setTimeout(() => {
-    if (req.complete) return;
-    if (res.headersSent) req.destroy();
+    if (requestArrived(req)) return;
+    if (res.headersSent) cutRequest(req, res);
     else answer(req, res, 408, 'the request did not arrive in time');
   }, ms);
   timer.unref();

@@ -1,6 +1,5 @@
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import type { Socket } from 'node:net';
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { Server as HttpServer } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import { fastify, LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { ListenerName } from '../config/listener-table.js';
@@ -13,12 +12,13 @@ import { bindAddresses, explainListenError, ListenError } from './bind-address.j
 import { logs } from '../support/logger.js';
 import type { TlsMaterial } from '../tls/load-tls-material.js';
 import type { TlsPolicy } from '../tls/tls-policy.js';
-import { errorBody } from '../support/http-answers.js';
-import { secureServerOptions, securityHeaders, serverTimeouts } from './server-options.js';
-import { ClientConnections } from './client-connections.js';
+import { errorBody, HSTS } from '../support/http-answers.js';
+import type { RequestHandler } from '../support/node-http.js';
+import { secureServerOptions, securityHeaders } from './server-options.js';
 import type { PreparedListener, SniMaterial } from './prepared-listener.js';
 import { SniContexts } from './sni-contexts.js';
-import { listenerEntry, openFrontDoor, type FrontDoor, type ListenerEntry } from './front-door.js';
+import { listenerEntry, type FrontDoor, type ListenerEntry } from './front-door.js';
+import { NodeServer } from './node-server.js';
 
 export interface RouteEntry {
   method: string;
@@ -64,12 +64,10 @@ export class ListenerServer {
   #address = '';
   #port = 0;
   readonly #app: FastifyInstance;
-  readonly #server: HttpServer | HttpsServer;
+  readonly #node: NodeServer;
   /** Where requests come in: the server's events, and the front listener's routes to this one. */
   #entry: ListenerEntry | undefined;
   readonly #log: Logger;
-  /** Every open socket, upgraded ones included: a drain that runs out of time cuts them all. */
-  readonly #sockets = new Set<Socket>();
   #closing = false;
 
   private constructor(options: ListenerServerOptions) {
@@ -81,51 +79,45 @@ export class ListenerServer {
     this.scheme = prepared.tls ? 'https' : 'http';
     const { tls } = prepared;
     const { limits } = prepared.settings;
-    let server: HttpServer | HttpsServer | undefined;
+    let node: NodeServer | undefined;
     this.#log = logger.child({ listener: this.name });
     this.#app = fastify<HttpServer>({
       loggerInstance: this.#log,
       // Per-request lines would flood the log; requests are counted and timed in the metrics.
       logController: new LogController({ disableRequestLogging: true }),
       // A child logger per request (for its reqId) costs more than the rest of a cached-credential
-      // request; it is only worth it when request lines are logged at all (debug, trace).
-      childLoggerFactory: (logger, bindings, options) => (logs(logger, 'debug') ? logger.child(bindings, options) : logger),
+      // request; it is only worth it when request lines are logged at all (debug, trace). The client
+      // is read now: an HTTP/2 request's socket is gone by the time its answer has left.
+      childLoggerFactory: (logger, bindings, childOptions, raw) =>
+        logs(logger, 'debug') ? logger.child({ ...bindings, remoteAddress: clientAddress(raw.socket.remoteAddress ?? '', raw.headers['x-forwarded-for'], options.trust()) }, childOptions) : logger,
       return503OnClosing: true,
       forceCloseConnections: 'idle',
       bodyLimit: limits.maxBodyBytes,
       serverFactory: (handler) => {
-        const timeouts = serverTimeouts(limits);
         const { front } = options;
         // While closing, Fastify answers (503 on kept-alive connections), never the front door.
-        const entry = listenerEntry(front, handler, () => this.#closing, () => this.#settings.limits.requestTimeoutMs);
+        // Fastify takes HTTP/2 requests too (it checks each request's httpVersionMajor); its types
+        // tie one request type to the server's, and this server serves both.
+        const entry = listenerEntry(front, handler as RequestHandler, () => this.#closing, () => this.#settings.limits.requestTimeoutMs);
         this.#entry = entry;
-        server = tls
-          ? createHttpsServer({ ...secureServerOptions(tls, policy), ...timeouts, handshakeTimeout: limits.handshakeTimeoutMs, SNICallback: (name, done) => done(null, this.#sni.contextFor(name)) }, entry.request)
-          : createHttpServer(timeouts, entry.request);
-        server.maxConnections = limits.maxConnections;
-        if (front) openFrontDoor(server, entry);
-        // Before TLS and HTTP: a client over its share is closed on accept.
-        const perClient = new ClientConnections(() => this.#settings.limits.maxConnectionsPerClient, (address) => options.trust()(address));
-        server.on('connection', (socket: Socket) => {
-          if (!perClient.admit(socket)) {
-            options.refused(this.name, 'per_client');
-            socket.destroy();
-            return;
-          }
-          this.#sockets.add(socket);
-          socket.once('close', () => this.#sockets.delete(socket));
+        node = new NodeServer({
+          tls: tls && { options: secureServerOptions(tls, policy), sni: (name) => this.#sni.contextFor(name) },
+          http2: prepared.settings.http2,
+          limits: () => this.#settings.limits,
+          entry,
+          frontDoor: front !== undefined,
+          exempt: (address) => options.trust()(address),
+          refused: () => options.refused(this.name, 'per_client'),
         });
-        return server;
+        return node.server as HttpServer;
       },
     });
-    if (!server) throw new Error('Fastify did not create the server');
+    if (!node) throw new Error('Fastify did not create the server');
     if (tls) this.#sni.set(prepared.sni, policy);
-    this.#server = server;
+    this.#node = node;
     // JSON only: a body of any other type is refused with 415.
     this.#app.removeContentTypeParser('text/plain');
   }
-
-
 
   /**
    * What every request goes through, in order: the listener's onRequest hook (security headers,
@@ -142,7 +134,7 @@ export class ListenerServer {
     this.#app.addHook('onResponse', (request, reply, done) => {
       options.requests.record(name, request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000);
       if (logs(request.log, 'debug')) {
-        request.log.debug({ method: request.method, path: request.url.split('?')[0], status: reply.statusCode, account: request.account?.name, ms: Math.round(reply.elapsedTime * 10) / 10, remoteAddress: clientAddress(request.socket.remoteAddress ?? '', request.headers['x-forwarded-for'], options.trust()) }, 'request');
+        request.log.debug({ method: request.method, path: request.url.split('?')[0], http: request.raw.httpVersion, status: reply.statusCode, account: request.account?.name, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
       }
       done();
     });
@@ -158,6 +150,13 @@ export class ListenerServer {
       }
       return reply.code(statusCode).send(errorBody(statusCode, error.message));
     });
+    if (!this.#tls) {
+      // A request the front listener routes here over TLS: HSTS as on a TLS listener.
+      this.#app.addHook('onRequest', (request, reply, done) => {
+        if ((request.raw.socket as Partial<TLSSocket>).encrypted === true) void reply.header('strict-transport-security', HSTS);
+        done();
+      });
+    }
     options.routes(this.#app, { headers });
     this.#app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
       void reply.code(404).send(errorBody(404, `no route ${request.method} ${request.url.split('?')[0] ?? ''} on the ${name} listener`));
@@ -168,11 +167,7 @@ export class ListenerServer {
   tune(limits: ListenerLimits): void {
     // Kept in the settings too: the next reload compares against what runs.
     this.#settings = { ...this.#settings, limits };
-    const timeouts = serverTimeouts(limits);
-    this.#server.headersTimeout = timeouts.headersTimeout;
-    this.#server.requestTimeout = timeouts.requestTimeout;
-    this.#server.keepAliveTimeout = timeouts.keepAliveTimeout;
-    this.#server.maxConnections = limits.maxConnections;
+    this.#node.tune(limits);
   }
 
   /** Builds the listener and binds it; rejects with a ListenError that names listener, address and port. */
@@ -192,7 +187,7 @@ export class ListenerServer {
       this.#log.level = 'warn';
       try {
         await this.#app.listen({ port: this.settings.port, host: address });
-        const bound = this.#server.address();
+        const bound = this.#node.server.address();
         if (bound === null || typeof bound === 'string') throw new Error('not bound to an IP socket');
         this.#address = bound.address;
         this.#port = bound.port;
@@ -230,12 +225,17 @@ export class ListenerServer {
     return this.#port;
   }
 
+  /** Serves HTTP/2 next to HTTP/1.1 (a TLS listener with `http2`). */
+  get http2(): boolean {
+    return this.#node.http2;
+  }
+
   get tls(): TlsMaterial | undefined {
     return this.#tls;
   }
 
   get listening(): boolean {
-    return this.#server.listening;
+    return this.#node.server.listening;
   }
 
   /** Where the front listener hands a request routed to this listener. */
@@ -249,10 +249,11 @@ export class ListenerServer {
 
   /** New handshakes get the new certificate; connections already open keep theirs. */
   updateTls(material: TlsMaterial, policy: TlsPolicy, sni: SniMaterial[] = this.#sni.entries): void {
-    if (!('setSecureContext' in this.#server)) throw new Error(`the ${this.name} listener is not a TLS listener`);
+    const { server } = this.#node;
+    if (!('setSecureContext' in server)) throw new Error(`the ${this.name} listener is not a TLS listener`);
     // Keep the session ticket keys (a new context would draw new ones): returning clients go on
     // resuming their sessions across a certificate renewal instead of all paying a full handshake.
-    this.#server.setSecureContext({ ...secureServerOptions(material, policy), ticketKeys: this.#server.getTicketKeys() });
+    server.setSecureContext({ ...secureServerOptions(material, policy), ticketKeys: server.getTicketKeys() });
     this.#sni.set(sni, policy);
     this.#tls = material;
     this.#policy = policy;
@@ -264,7 +265,7 @@ export class ListenerServer {
    */
   async release(drainMs: number): Promise<{ drained: Promise<{ forced: boolean }> }> {
     const drained = this.close(drainMs);
-    for (let waited = 0; this.#server.listening && waited < 2000; waited += 5) await new Promise((resolve) => setTimeout(resolve, 5));
+    for (let waited = 0; this.#node.server.listening && waited < 2000; waited += 5) await new Promise((resolve) => setTimeout(resolve, 5));
     return { drained };
   }
 
@@ -280,15 +281,15 @@ export class ListenerServer {
     });
     this.#closing = true;
     // Connections that fall idle while draining (their request answered) are closed at once,
-    // rather than held open for the keep-alive timeout.
-    const sweeper = setInterval(() => this.#server.closeIdleConnections(), 50);
+    // rather than held open for the keep-alive timeout; HTTP/2 sessions get GOAWAY.
+    this.#node.closeIdle();
+    const sweeper = setInterval(() => this.#node.closeIdle(), 50);
     const closed = this.#app.close().then(() => 'closed' as const);
     const first = await Promise.race([closed, deadline]);
     clearTimeout(timer);
     clearInterval(sweeper);
     if (first === 'closed') return { forced: false };
-    this.#server.closeAllConnections();
-    for (const socket of this.#sockets) socket.destroy();
+    this.#node.cut();
     await closed;
     return { forced: true };
   }

@@ -15,6 +15,8 @@ export interface ListenerStatus {
   enabled: boolean;
   up: boolean;
   scheme: 'http' | 'https' | undefined;
+  /** Offers HTTP/2 (h2) next to HTTP/1.1; undefined while not running. */
+  http2: boolean | undefined;
   address: string | undefined;
   port: number | undefined;
   certificate: CertificateSummary | undefined;
@@ -160,6 +162,7 @@ export function infoReport(snapshot: DaemonSnapshot, now = Date.now()): object {
           enabled: l.enabled,
           up: l.up,
           scheme: l.scheme ?? null,
+          http2: l.http2 ?? null,
           address: l.address ?? null,
           port: l.port ?? null,
           certificate: l.certificate ? certificateInfo(l.certificate, now) : null,

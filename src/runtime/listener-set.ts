@@ -47,7 +47,7 @@ export class ListenerSet {
   /** One listener as /health and /info report it. */
   status(name: ListenerName, enabled: boolean): ListenerStatus {
     const running = this.#servers.get(name);
-    return { name, enabled, up: running?.listening ?? false, scheme: running?.scheme, address: running?.address, port: running?.port, certificate: running?.tls?.certificate, sni: (running?.sni ?? []).map((entry) => ({ hostnames: entry.hostnames, certificate: entry.material.certificate })) };
+    return { name, enabled, up: running?.listening ?? false, scheme: running?.scheme, http2: running?.http2, address: running?.address, port: running?.port, certificate: running?.tls?.certificate, sni: (running?.sni ?? []).map((entry) => ({ hostnames: entry.hostnames, certificate: entry.material.certificate })) };
   }
 
   setLogLevel(level: string): void {

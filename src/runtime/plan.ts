@@ -43,6 +43,8 @@ function planOne(name: ListenerName, running: RunningListener | undefined, next:
   if (was.port !== now.port) return { name, action: 'rebind', reason: `port ${was.port} -> ${now.port}` };
   if (was.host !== now.host) return { name, action: 'rebind', reason: `address ${was.host ?? 'all interfaces'} -> ${now.host ?? 'all interfaces'}` };
   if ((running.tls === undefined) !== (next.tls === undefined)) return { name, action: 'rebind', reason: next.tls ? 'TLS on' : 'TLS off' };
+  // HTTP/2 or not is another kind of node server (plain http speaks HTTP/1.1 either way).
+  if (next.tls && was.http2 !== now.http2) return { name, action: 'rebind', reason: `http2 ${was.http2} -> ${now.http2}` };
   for (const key of FIXED_LIMITS) {
     if (was.limits[key] !== now.limits[key]) return { name, action: 'rebind', reason: `limits.${key} ${was.limits[key]} -> ${now.limits[key]}` };
   }
@@ -58,7 +60,7 @@ function planOne(name: ListenerName, running: RunningListener | undefined, next:
 
 /**
  * The socket work that turns the running listeners into the ones `next` asks for: start, stop,
- * rebind (a new server: port, address, TLS on/off, a limit fixed at construction), swap-tls (new
+ * rebind (a new server: port, address, TLS on/off, http2 on a TLS listener, a limit fixed at construction), swap-tls (new
  * certificate or TLS policy into the running server, and its limits tuned), tune (other limits). Compared with what
  * runs, not with the last configuration, so a change that failed to apply is tried again.
  * Everything else (accounts, throttle, log level...) is read from the new snapshot per request.
