@@ -150,7 +150,7 @@ function alpn(port: number): Promise<string> {
 interface Target {
   name: string;
   port: number;
-  /** keepd's process, for its CPU time. */
+  /** The server's process (keepd, bare Node; taskset execs it), for its CPU time. */
   pid?: number;
   /** Whether it negotiates h2 (found by prepare). */
   h2: boolean;
@@ -264,7 +264,7 @@ try {
       bare.once('exit', (code) => reject(new Error(`bare Node exited with ${String(code)}`)));
       bare.stdout.once('data', (line: Buffer) => resolve((JSON.parse(line.toString()) as { port: number }).port));
     });
-    targets.push({ name: 'bare Node (http2, allowHTTP1)', port, h2: false });
+    targets.push({ name: 'bare Node (http2, allowHTTP1)', port, h2: false, ...(bare.pid ? { pid: bare.pid } : {}) });
   }
   if (withNginx) {
     const port = await freePortFor();

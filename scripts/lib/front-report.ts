@@ -27,7 +27,7 @@ export const TOOL_LABELS: Record<Tool, string> = {
 export interface Series {
   rps: number[];
   p99: number[];
-  /** keepd's CPU per request (µs): keepd targets only. */
+  /** The server process's CPU per request (µs): keepd and bare Node. */
   cpuUs: number[];
   /** Runs that did not count, and why. */
   failures: string[];
@@ -81,7 +81,7 @@ export function renderReport(report: FrontReport): string {
   const byName = new Map(report.targets.map((t) => [t.name, t]));
   const separate = byName.get('keepd');
   const front = byName.get('keepd, front port');
-  const keepdRows = report.targets.filter((t) => t.series.h2.cpuUs.length + t.series.h1.cpuUs.length + t.series.wrk.cpuUs.length > 0);
+  const cpuRows = report.targets.filter((t) => t.series.h2.cpuUs.length + t.series.h1.cpuUs.length + t.series.wrk.cpuUs.length > 0);
   return [
     report.machine,
     '',
@@ -93,9 +93,9 @@ export function renderReport(report: FrontReport): string {
     `|---|${TOOLS.map(() => '---').join('|')}|`,
     ...report.targets.map((t) => `| ${t.name} | ${TOOLS.map((tool) => cell(t.series[tool].p99, 2)).join(' | ')} |`),
     '',
-    `| keepd's CPU per request, µs (process ticks / requests) | ${TOOLS.map((t) => TOOL_LABELS[t]).join(' | ')} |`,
+    `| server CPU per request, µs (process ticks / requests; all its threads) | ${TOOLS.map((t) => TOOL_LABELS[t]).join(' | ')} |`,
     `|---|${TOOLS.map(() => '---').join('|')}|`,
-    ...keepdRows.map((t) => `| ${t.name} | ${TOOLS.map((tool) => cell(t.series[tool].cpuUs, 1)).join(' | ')} |`),
+    ...cpuRows.map((t) => `| ${t.name} | ${TOOLS.map((tool) => cell(t.series[tool].cpuUs, 1)).join(' | ')} |`),
     '',
     '| ratio (medians) | value |',
     '|---|---|',
