@@ -202,16 +202,22 @@ describe('upstream failures, as the client and the log see them', () => {
     ['HPE_INVALID_HEADER_TOKEN', 502, 'unreachable', /malformed answer \(HPE_INVALID_HEADER_TOKEN\)/],
     ['', 502, 'unreachable', /keepd cannot pass on/],
   ];
+  const product = { origin: 'http://127.0.0.1:18880', name: 'the product', caKey: 'listeners.data.upstream.caFile' };
   for (const [code, status, outcome, message] of rows) {
     it(`${code}: ${status}`, () => {
-      const failure = classifyFailure(codedError(code, 'x'), 'http://127.0.0.1:18880', timeouts);
+      const failure = classifyFailure(codedError(code, 'x'), product, timeouts);
       assert.deepEqual([failure.statusCode, failure.outcome], [status, outcome]);
       assert.match(failure.message, message);
-      assert.match(failure.message, code.startsWith('KEEPD_UPLOAD') || code.startsWith('UND_ERR_INVALID') ? /./ : /http:\/\/127\.0\.0\.1:18880/);
+      assert.match(failure.message, code.startsWith('KEEPD_UPLOAD') || code.startsWith('UND_ERR_INVALID') ? /./ : /the product at http:\/\/127\.0\.0\.1:18880/);
     });
   }
+  it('a front listener route\'s upstream is named as such, and has no caFile to point at', () => {
+    const upstream = { origin: 'https://domino.internal:443', name: 'the upstream', caKey: undefined };
+    assert.equal(classifyFailure(codedError('ECONNREFUSED', 'x'), upstream, timeouts).message, 'the upstream at https://domino.internal:443 refused the connection: is it running?');
+    assert.match(classifyFailure(codedError('UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'x'), upstream, timeouts).message, /does not trust \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\): keepd checks it against the system's CAs$/);
+  });
   it('only a failure to connect says the product is down', () => {
-    const down = (code: string): boolean => classifyFailure(codedError(code, 'x'), 'http://u', timeouts).down;
+    const down = (code: string): boolean => classifyFailure(codedError(code, 'x'), product, timeouts).down;
     assert.deepEqual(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'CERT_HAS_EXPIRED'].map(down), [true, true, true, true]);
     assert.equal(down('ETIMEDOUT'), true);
     assert.deepEqual(['UND_ERR_HEADERS_TIMEOUT', 'KEEPD_RESPONSE_TIMEOUT', 'UND_ERR_SOCKET', 'UND_ERR_INVALID_ARG', 'HPE_INVALID_CONSTANT', 'ECONNRESET'].map(down), [false, false, false, false, false, false]);

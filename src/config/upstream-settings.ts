@@ -5,6 +5,10 @@ import type { KeepConfig } from './schema.js';
 export interface UpstreamSettings {
   /** `http://127.0.0.1:18880`: scheme, host and port only (the schema refuses paths). */
   origin: string;
+  /** How messages name it: `the product`, or `the upstream` of a front listener route. */
+  name: string;
+  /** The key of its CA bundle, for messages; undefined: it has none (the system's CAs). */
+  caKey: string | undefined;
   auth: 'passthrough' | 'functional';
   /** Absolute path of the CA bundle for an https upstream; undefined: the system's CAs. */
   caFile: string | undefined;
@@ -27,6 +31,8 @@ export function frontUpstream(origin: string, config: KeepConfig): UpstreamSetti
   const idleTimeoutMs = config.httpIdleTimeout * 1000;
   return {
     origin,
+    name: 'the upstream',
+    caKey: undefined,
     auth: 'passthrough',
     caFile: undefined,
     connectTimeoutMs: config.listeners.data.upstream.connectTimeoutMs,
@@ -44,6 +50,8 @@ export function resolveUpstream(config: KeepConfig, configDir: string): Upstream
   const idleTimeoutMs = config.httpIdleTimeout * 1000;
   return {
     origin: new URL(upstream.url).origin,
+    name: 'the product',
+    caKey: 'listeners.data.upstream.caFile',
     auth: upstream.auth,
     caFile: upstream.caFile === undefined ? undefined : path.resolve(configDir, upstream.caFile),
     connectTimeoutMs: upstream.connectTimeoutMs,

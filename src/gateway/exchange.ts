@@ -242,7 +242,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     const { settings } = this.#options.upstream;
-    const failure = classifyFailure(error, settings.origin, { connectMs: settings.connectTimeoutMs, responseMs: settings.responseTimeoutMs, idleMs: settings.idleTimeoutMs });
+    const failure = classifyFailure(error, settings, { connectMs: settings.connectTimeoutMs, responseMs: settings.responseTimeoutMs, idleMs: settings.idleTimeoutMs });
     if (res.headersSent) {
       // Mid-body: the status is out; cutting the connection is the only way to say it failed.
       res.destroy();

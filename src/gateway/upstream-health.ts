@@ -57,7 +57,7 @@ export class UpstreamHealth {
       await answer.body.dump();
       this.reached(performance.now() - started);
     } catch (error) {
-      const failure = classifyFailure(error, settings.origin, { connectMs: settings.connectTimeoutMs, responseMs: settings.probe.timeoutMs, idleMs: settings.probe.timeoutMs });
+      const failure = classifyFailure(error, settings, { connectMs: settings.connectTimeoutMs, responseMs: settings.probe.timeoutMs, idleMs: settings.probe.timeoutMs });
       this.failed(failure.message);
     } finally {
       this.#probing = false;

@@ -113,7 +113,7 @@ function tunnel(up: Upgrade, ctx: ProxyContext, end: End, identity: { name: stri
       return;
     }
     failed = true;
-    const failure = classifyFailure(error, settings.origin, { connectMs: settings.connectTimeoutMs, responseMs: settings.responseTimeoutMs, idleMs: settings.idleTimeoutMs });
+    const failure = classifyFailure(error, settings, { connectMs: settings.connectTimeoutMs, responseMs: settings.responseTimeoutMs, idleMs: settings.idleTimeoutMs });
     login?.(0, connected);
     if (socket.writable) answer(up, failure.statusCode, {}, failureBody(failure));
     else socket.destroy();
