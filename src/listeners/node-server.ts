@@ -40,7 +40,7 @@ function http2Settings(limits: ListenerLimits) {
 
 /**
  * An HTTP/2 session with no stream open is closed (GOAWAY) as an idle HTTP/1.1 connection is:
- * before its first request after headersTimeoutMs (as node times a first request's head), and
+ * before its first request after the headers timeout (as node times a first request's head), and
  * between requests after keepAliveTimeoutMs. A header block that never ends holds no stream, so
  * these bound it too. 0: no limit.
  */
@@ -53,7 +53,7 @@ function closeWhenIdle(session: ServerHttp2Session, limits: () => ListenerLimits
     timer = setTimeout(() => session.close(), ms);
     timer.unref();
   };
-  idle(limits().headersTimeoutMs);
+  idle(serverTimeouts(limits()).headersTimeout);
   session.on('stream', (stream: EventEmitter) => {
     open += 1;
     clearTimeout(timer);

@@ -85,8 +85,9 @@ export function closeAfterAnswer(res: NodeResponse): void {
     res.shouldKeepAlive = false;
     return;
   }
+  // The stream's own 'finish' (its side sent); the response's comes only once the stream has closed.
   const { stream } = res;
-  res.once('finish', () => {
+  stream.once('finish', () => {
     if (!stream.closed) stream.close(constants.NGHTTP2_NO_ERROR);
   });
 }
