@@ -6,6 +6,7 @@ import { Agent, WebSocket } from 'undici';
 import { request, TEST_CA } from './helpers/http-client.js';
 import { rawRequest } from './helpers/raw-request.js';
 import { freePort } from './helpers/free-port.js';
+import { basic, curlHttp2, h2Request, h2Session } from './helpers/h2.js';
 import { startKeepd, type KeepdProcess } from './helpers/keepd-process.js';
 import { startProductStandIn, type ProductStandIn } from './helpers/product-stand-in.js';
 import { runCli } from './helpers/run-cli.js';
@@ -116,6 +117,29 @@ describe('the front listener, routed by path (the product\'s "all ports on 443" 
     const authorization = `Basic ${Buffer.from(USERS.health.join(':')).toString('base64')}`;
     const answer = await rawRequest(keepd.ports.front ?? 0, Buffer.from(`GET /health HTTP/1.1\r\nHost: localhost\r\nAuthorization: ${authorization}\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n`));
     assert.equal(answer.status, 200, answer.raw);
+  });
+
+  it('speaks HTTP/2: each route over one h2 session, with its own realm', async () => {
+    const viaCurl = await curlHttp2(url('/metrics'), ['-u', USERS.metrics.join(':')]);
+    assert.deepEqual([viaCurl.version, viaCurl.status], ['2', 200]);
+    const session = await h2Session(keepd.ports.front ?? 0);
+    try {
+      const [metrics, wrongRealm, health, upstream, login] = await Promise.all([
+        h2Request(session, { ':path': '/metrics', authorization: basic(...USERS.metrics) }),
+        h2Request(session, { ':path': '/metrics', authorization: basic(...USERS.health) }),
+        h2Request(session, { ':path': '/health', authorization: basic(...USERS.health) }),
+        h2Request(session, { ':path': '/echo/headers', cookie: 'a=1' }),
+        h2Request(session, { ':path': '/api/v1/auth', ':method': 'POST', 'content-type': 'application/json' }, JSON.stringify({ username: 'alice', password: 'alice-pw' })),
+      ]);
+      assert.deepEqual([metrics.status, wrongRealm.status, health.status, upstream.status, login.status], [200, 401, 200, 200, 200]);
+      assert.match(String(wrongRealm.headers['www-authenticate']), /^Basic realm="metricsAPI"/);
+      const echoed = upstream.json() as { headers: Record<string, string>; httpVersion: string };
+      assert.equal(echoed.httpVersion, '1.1', 'the upstream is spoken to in HTTP/1.1');
+      assert.equal(echoed.headers.host, `localhost:${keepd.ports.front ?? 0}`, ':authority becomes Host');
+      assert.equal(echoed.headers['x-forwarded-port'], String(keepd.ports.front));
+    } finally {
+      session.close();
+    }
   });
 
   it('keeps the separate ports working', async () => {
