@@ -321,6 +321,12 @@ async function route(state: StandInState, req: IncomingMessage, res: ServerRespo
     else sendJson(res, code, { status: code });
     return;
   }
+  if (path === '/set-cookies' && method === 'GET') {
+    // Two Set-Cookie fields: a proxy must keep them apart (they cannot be joined with commas).
+    res.setHeader('set-cookie', ['a=1; Path=/', 'b=2; Path=/; HttpOnly']);
+    sendJson(res, 200, { status: 200 });
+    return;
+  }
   if (path === '/set-headers' && method === 'GET') {
     // A correct proxy passes X-Product and drops the hop-by-hop Keep-Alive and Connection headers,
     // and X-Drop-Me because Connection names it. (Node keeps the connection open: the Connection
