@@ -96,6 +96,24 @@ describe('forwarded request headers', () => {
     const out = requestHeaders(['Connection', 'Upgrade', 'Upgrade', 'websocket', 'Sec-WebSocket-Key', 'k'], { ...ctx, upgrade: true });
     assert.deepEqual([get(out, 'connection'), get(out, 'upgrade'), get(out, 'sec-websocket-key')], [['upgrade'], ['websocket'], ['k']]);
   });
+  const h2 = [':method', 'GET', ':path', '/api', ':scheme', 'https', ':authority', 'keep.example.com:8880'];
+  it('HTTP/2: pseudo-headers dropped, :authority as Host (and X-Forwarded-Host)', () => {
+    const out = requestHeaders([...h2, 'accept', '*/*'], ctx);
+    assert.deepEqual(pairs(out).filter(([name]) => name.startsWith(':')), []);
+    assert.deepEqual([get(out, 'host'), get(out, 'x-forwarded-host'), get(out, 'accept')], [['keep.example.com:8880'], ['keep.example.com:8880'], ['*/*']]);
+  });
+  it('HTTP/2: a Host as well is fine when it says the same; unlike the :authority, not forwarded', () => {
+    assert.deepEqual(get(requestHeaders([...h2, 'host', 'KEEP.example.com:8880'], ctx), 'host'), ['KEEP.example.com:8880']);
+    assert.equal(forwardHeaders([...h2, 'host', 'elsewhere.example'], ctx), undefined);
+  });
+  it('HTTP/2: Cookie fields, which it may split, are joined into one with "; " where the first was (RFC 9113 8.2.3)', () => {
+    const out = requestHeaders([...h2, 'cookie', 'a=1', 'accept', '*/*', 'cookie', 'b=2', 'cookie', 'c=3'], ctx);
+    assert.deepEqual(pairs(out).slice(0, 2), [['cookie', 'a=1; b=2; c=3'], ['accept', '*/*']]);
+    assert.deepEqual(get(out, 'cookie'), ['a=1; b=2; c=3']);
+  });
+  it('HTTP/1.1: Cookie fields go through as they came', () => {
+    assert.deepEqual(get(requestHeaders(['Host', 'h', 'Cookie', 'a=1', 'Cookie', 'b=2'], ctx), 'cookie'), ['a=1', 'b=2']);
+  });
 });
 
 describe('forwarded response headers', () => {

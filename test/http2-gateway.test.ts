@@ -170,24 +170,29 @@ describe('the gateway over HTTP/2 (client h2, product HTTP/1.1)', () => {
 describe('the gateway over HTTP/2: a stop drains', () => {
   let gw: Gateway;
   before(async () => {
-    gw = await startGateway();
+    gw = await startGateway({ extra: { drainTimeoutSeconds: 1 } });
   });
   after(async () => {
     await gw.keepd.stop();
     await gw.product.close();
   });
 
-  it('SIGTERM while a stream is in flight: GOAWAY, the stream finishes, keepd exits 0', async () => {
+  it('SIGTERM: GOAWAY; a stream that ends within drainTimeoutSeconds finishes, one that does not is cut; keepd exits 0', async () => {
     const session = await h2Session(gw.keepd.ports.data ?? 0);
+    session.on('error', () => undefined); // the cut
     const goaway = once(session, 'goaway');
-    const slow = h2Request(session, { ':path': '/slow?ms=700' });
+    const quick = h2Request(session, { ':path': '/slow?ms=400' });
+    const endless = h2Request(session, { ':path': '/slow?ms=10000' }).catch((error: unknown) => error);
+    await gw.product.waitForRequest('/slow');
     await gw.product.waitForRequest('/slow');
     const exited = gw.keepd.stop('SIGTERM');
     const [code] = (await goaway) as [number];
     assert.equal(code, constants.NGHTTP2_NO_ERROR);
-    const answer = await slow;
-    assert.deepEqual([answer.status, answer.json()], [200, { waited: 700 }]);
+    const answer = await quick;
+    assert.deepEqual([answer.status, answer.json()], [200, { waited: 400 }]);
+    assert.ok((await endless) instanceof Error, 'the stream still open at the deadline was cut');
     assert.equal(await exited, 0);
+    assert.ok(gw.keepd.logs.some((line) => line.msg.startsWith('drain time over; cut the remaining connections of data')));
     session.destroy();
   });
 });

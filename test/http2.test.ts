@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { copyFile, rename } from 'node:fs/promises';
 import { constants, type ClientHttp2Session, type Settings } from 'node:http2';
+import { connect as connectTcp } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect as connectTls, type PeerCertificate, type TLSSocket } from 'node:tls';
+import { eventually } from './helpers/eventually.js';
 import { basic, curlHttp2, h2Request, h2Session, RawH2 } from './helpers/h2.js';
 import { request, TEST_CA } from './helpers/http-client.js';
 import { startKeepd, type KeepdProcess } from './helpers/keepd-process.js';
@@ -43,7 +45,7 @@ describe('HTTP/2 on every TLS listener', () => {
   before(async () => {
     dir = await tempDir({
       'functionalUsers.json': await functionalUsers(),
-      'ports.json': { ...TEST_BASE, LOG_LEVEL: 'debug', loginRateLimit: { exemptLoopback: false, maxFailures: 3 }, limits: LIMITS },
+      'ports.json': { ...TEST_BASE, LOG_LEVEL: 'debug', loginRateLimit: { exemptLoopback: false, maxFailures: 3 }, limits: LIMITS, listeners: { data: { limits: { maxConnectionsPerClient: 2 } } } },
       'tls.json': {
         TLSType: 'pem',
         TLSFile: 'key.pem',
@@ -118,6 +120,25 @@ describe('HTTP/2 on every TLS listener', () => {
       assert.deepEqual(raw.resets().map((f) => f.streamId), [7], 'only the stream over the limit');
     } finally {
       raw.close();
+    }
+  });
+
+  it('limits.maxConnectionsPerClient counts HTTP/2 connections: one over the share is closed on accept', async () => {
+    const from = { localAddress: '127.0.0.23' };
+    const sessions = [await h2Session(port('data'), from), await h2Session(port('data'), from)];
+    try {
+      // Closed by keepd on accept, before any TLS: nothing needs to be sent.
+      const third = connectTcp({ host: '127.0.0.1', port: port('data'), localAddress: from.localAddress });
+      third.on('error', () => undefined);
+      await once(third, 'close');
+      // The others serve on; once one is gone, there is room again.
+      assert.equal((await h2Request(sessions[0] ?? assert.fail(), { ':path': '/api/whoami', authorization: auth('data') })).status, 200);
+      sessions.pop()?.destroy();
+      const again = await eventually(() => h2Session(port('data'), from), 5000, 50);
+      sessions.push(again);
+      assert.equal((await h2Request(again, { ':path': '/api/whoami', authorization: auth('data') })).status, 200);
+    } finally {
+      closeAll(sessions);
     }
   });
 
@@ -242,9 +263,10 @@ describe('HTTP/2 on every TLS listener', () => {
 
 describe('http2: false', () => {
   let keepd: KeepdProcess;
+  let dir: string;
 
   before(async () => {
-    const dir = await tempDir({
+    dir = await tempDir({
       'functionalUsers.json': await functionalUsers(),
       'ports.json': { ...TEST_BASE, http2: false, listeners: { metrics: { http2: true } } },
       'tls.json': TLS_CONFIGS.pem,
@@ -260,6 +282,14 @@ describe('http2: false', () => {
     }
     const info = (await request(`https://127.0.0.1:${keepd.ports.management ?? 0}/info`, { auth: [...USERS.management] })).json() as { listeners: Record<string, { http2: boolean }> };
     assert.deepEqual(LISTENERS.map((name) => info.listeners[name]?.http2), [false, false, false, true]);
+  });
+
+  it('turned on by a reload: the listener is rebound as an HTTP/2 server', async () => {
+    await writeFiles(dir, { 'z-http2.json': { listeners: { health: { http2: true } } } });
+    const applied = await keepd.waitForLog((line) => /configuration generation \d+ applied/.test(line.msg) && JSON.stringify(line.changes).includes('http2 false -> true'));
+    assert.ok(applied);
+    const answer = await curlHttp2(`https://localhost:${keepd.ports.health ?? 0}/health`, ['-u', USERS.health.join(':')]);
+    assert.deepEqual([answer.version, answer.status], ['2', 200]);
   });
 });
 

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { connect, type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import { connect, constants, type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import path from 'node:path';
 import { connect as connectTls, type TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
@@ -48,8 +48,8 @@ export async function curlHttp2(url: string, args: string[] = []): Promise<CurlA
  * A node:http2 session to a keepd listener (ALPN h2 against the test CA), once it has the
  * server's SETTINGS: they bind the client only from its acknowledgement, which is sent then.
  */
-export async function h2Session(port: number, servername = 'localhost'): Promise<ClientHttp2Session> {
-  const session = connect(`https://localhost:${port}`, { ca: TEST_CA, servername });
+export async function h2Session(port: number, options: { servername?: string; localAddress?: string } = {}): Promise<ClientHttp2Session> {
+  const session = connect(`https://localhost:${port}`, { ca: TEST_CA, servername: options.servername ?? 'localhost', ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
   await Promise.all([once(session, 'connect'), once(session, 'remoteSettings')]);
   return session;
 }
@@ -61,17 +61,25 @@ export interface H2Answer {
   json: () => unknown;
 }
 
-/** One request on a session; rejects with the stream's error (a reset stream, say). `body` undefined: no body (END_STREAM with the headers). */
+/**
+ * One request on a session; rejects with the stream's error, or when the stream closes before its
+ * whole answer came (a reset, a cut connection). `body` undefined: no body (END_STREAM with the headers).
+ */
 export function h2Request(session: ClientHttp2Session, headers: OutgoingHttpHeaders, body?: string | Buffer): Promise<H2Answer> {
   return new Promise((resolve, reject) => {
     const stream = session.request(headers, { endStream: body === undefined });
-    let answer: IncomingHttpHeaders = {};
+    let answer: IncomingHttpHeaders | undefined;
+    let ended = false;
     let text = '';
     stream.setEncoding('utf8');
     stream.on('response', (received) => (answer = received));
     stream.on('data', (chunk: string) => (text += chunk));
+    stream.on('end', () => (ended = true));
     stream.on('error', reject);
-    stream.on('end', () => resolve({ status: Number(answer[':status']), headers: answer, body: text, json: () => JSON.parse(text) as unknown }));
+    stream.on('close', () => {
+      if (answer && ended && stream.rstCode === constants.NGHTTP2_NO_ERROR) resolve({ status: Number(answer[':status']), headers: answer, body: text, json: () => JSON.parse(text) as unknown });
+      else reject(new Error(`the stream closed (code ${stream.rstCode}) before its whole answer came`));
+    });
     if (body !== undefined) stream.end(body);
   });
 }
