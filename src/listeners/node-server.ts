@@ -153,7 +153,14 @@ export class NodeServer {
     if (!('updateSettings' in this.server)) return;
     const settings = http2Settings(limits);
     this.server.updateSettings(settings);
-    for (const session of this.#sessions) if (!session.closed && !session.destroyed) session.settings(settings);
+    for (const session of this.#sessions) {
+      if (session.closed || session.destroyed) continue;
+      try {
+        session.settings(settings);
+      } catch {
+        // A client that leaves earlier SETTINGS unacknowledged keeps those; its next connection gets these.
+      }
+    }
   }
 
   /**
