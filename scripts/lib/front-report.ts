@@ -112,7 +112,7 @@ export function renderReport(report: FrontReport): string {
       return `| ${TOOL_LABELS[c.tool]} | ${cell(s?.rps ?? [])} | ${cell(f?.rps ?? [])} | ${cell(s?.p99 ?? [], 2)} | ${cell(f?.p99 ?? [], 2)} | ${signed(costOfMedians(f?.rps ?? [], s?.rps ?? []))} | ${percent(c.pairedRps)} | ${cpu} |`;
     }),
     '',
-    `The front listener's own work on a routed request, in-process (scripts/lib/front-own-work.ts: its front door with these routes, handing \`/health\` to a listener entry that does nothing; CPU per call, median of 11 rounds of 200,000): ${fmt(report.ownWork.microseconds, 2)} µs (rounds ${fmt(Math.min(...report.ownWork.rounds), 2)} to ${fmt(Math.max(...report.ownWork.rounds), 2)}), ${fmt((report.ownWork.microseconds / report.ownWork.perRequest) * 100, 1)}% of keepd's ${fmt(report.ownWork.perRequest, 1)} µs of CPU per request on the health port (wrk).`,
+    `The front listener's own work on a routed request, in-process (scripts/lib/front-own-work.ts: its front door with these routes, given \`GET /health\` as node's HTTP/1.1 parser hands it over, not yet complete, so the front keeps the health listener's 30 s deadline until the request ends; the listener entry it hands the request to does nothing; CPU per call, median of 11 rounds of 200,000): ${fmt(report.ownWork.microseconds, 2)} µs (rounds ${fmt(Math.min(...report.ownWork.rounds), 2)} to ${fmt(Math.max(...report.ownWork.rounds), 2)}), ${fmt((report.ownWork.microseconds / report.ownWork.perRequest) * 100, 1)}% of keepd's ${fmt(report.ownWork.perRequest, 1)} µs of CPU per request on the health port (wrk).`,
     '',
     '| target | met | measured |',
     '|---|---|---|',
