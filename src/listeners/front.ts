@@ -4,7 +4,7 @@ import type { TLSSocket } from 'node:tls';
 import { matchRoute, requestHost, type FrontRoute } from '../config/front-routes.js';
 import type { RealmListener } from '../config/listener-table.js';
 import { errorBody, HSTS } from '../support/http-answers.js';
-import { closeAfterAnswer, cutRequest, requestArrived, type NodeRequest, type NodeResponse } from '../support/node-http.js';
+import { closeAfterAnswer, cutRequest, hasBody, requestArrived, type NodeRequest, type NodeResponse } from '../support/node-http.js';
 import type { ListenerEntry } from './front-door.js';
 import type { ListenerParts } from './listener-server.js';
 
@@ -43,7 +43,8 @@ function refuseUpgrade(socket: Duplex, status: string): void {
  * has on its own port. Past it: 408, or the stream cut once an answer has begun.
  */
 function keepDeadline(req: NodeRequest, res: NodeResponse, ms: number): void {
-  if (ms <= 0 || requestArrived(req)) return;
+  // Without a body, the request is all here (its headers are): nothing to time, no timer per GET.
+  if (ms <= 0 || !hasBody(req) || requestArrived(req)) return;
   const timer = setTimeout(() => {
     if (requestArrived(req)) return;
     if (res.headersSent) cutRequest(req, res);
