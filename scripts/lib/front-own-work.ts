@@ -36,9 +36,10 @@ export function frontOwnWork(routes: { path?: string; host?: string; to: string 
   // What the front port's server calls: its own entry (front door first), as listener-server.ts builds it.
   const entry = listenerEntry(parts.front, () => undefined, () => false, () => 0);
   // Requests as node's HTTP/1.1 parser hands over a GET: fresh, flat strings (one string used again
-  // and again would let V8 reuse work; a pool larger than any cache, cycled), and not yet complete
-  // (node sets req.complete after the 'request' event), so the front keeps the health listener's
-  // deadline (limits.requestTimeoutMs, 30 s by default) until the request ends and its answer closes.
+  // and again would let V8 reuse work; a pool larger than any cache, cycled), not yet complete (node
+  // sets req.complete after the 'request' event), ending and closing after each call as they do; the
+  // health listener's deadline (limits.requestTimeoutMs) is the default 30 s: whatever the front
+  // does to keep it for a routed request is counted.
   const fresh = (text: string): string => Buffer.from(text, 'latin1').toString('latin1');
   const requests = Array.from({ length: 4096 }, () =>
     Object.assign(new EventEmitter(), { url: fresh('/health'), method: 'GET', headers: { host: fresh(`127.0.0.1:${port}`), authorization: fresh('Basic x') }, complete: false, socket: { encrypted: true } }),
