@@ -15,8 +15,9 @@ import { startCommand } from './start.js';
 const USAGE = `Usage: keepd <command> [options]
 
 Commands:
-  start  [--config-dir DIR] [--strict]  start the data, health, management and metrics listeners;
-                                        --strict refuses accounts with public example passwords
+  start  [--config-dir DIR] [--strict]  start the data, health, management and metrics listeners (and
+                                        the front listener when enabled); --strict refuses accounts
+                                        with public example passwords
   check  [--config-dir DIR] [--sources] [--strict]
                                         assemble and validate the configuration; print it masked
                                         (with --sources: each key's value and the file or variable that set it)
