@@ -114,3 +114,59 @@ describe('login throttle', () => {
     assert.equal(throttle.trackedClients, 1);
   });
 });
+
+describe('login throttle: blockedList and release (GET /throttled, POST /throttled/release)', () => {
+  const cases: { name: string; failures: string[]; release: string; released: boolean; left: string[] }[] = [
+    { name: 'a blocked IPv4 client', failures: ['10.0.0.1', '10.0.0.1', '10.0.0.1'], release: '10.0.0.1', released: true, left: [] },
+    { name: 'an IPv4-mapped address releases the IPv4 client', failures: ['10.0.0.2', '10.0.0.2', '10.0.0.2'], release: '::ffff:10.0.0.2', released: true, left: [] },
+    { name: 'an IPv6 client by its /64, released by the key', failures: ['2001:db8::1', '2001:db8::2', '2001:db8::3'], release: '2001:db8:0:0::/64', released: true, left: [] },
+    { name: 'an IPv6 client released by any address of its /64', failures: ['2001:db8::1', '2001:db8::1', '2001:db8::1'], release: '2001:db8:0:0:ffff::9', released: true, left: [] },
+    { name: 'a client with failures but no block yet', failures: ['10.0.0.3'], release: '10.0.0.3', released: true, left: [] },
+    { name: 'an unknown client', failures: ['10.0.0.4', '10.0.0.4', '10.0.0.4'], release: '10.0.0.5', released: false, left: ['10.0.0.4'] },
+    { name: 'nothing tracked', failures: [], release: '10.0.0.6', released: false, left: [] },
+  ];
+  for (const { name, failures, release, released, left } of cases) {
+    it(name, () => {
+      const now = 1_000_000;
+      const throttle = new LoginThrottle(() => settings, () => now);
+      for (const address of failures) fail(throttle, address);
+      assert.equal(throttle.release(release), released);
+      assert.deepEqual(throttle.blockedList().map((client) => client.address), left);
+      if (released) assert.equal(throttle.begin(failures[0] ?? release).wait, 0, 'may try again at once');
+    });
+  }
+
+  it('lists blocked clients only, with their failures and when the block ends', () => {
+    const now = 5_000_000;
+    const throttle = new LoginThrottle(() => settings, () => now);
+    for (let i = 0; i < 3; i++) fail(throttle, '10.1.0.1');
+    fail(throttle, '10.1.0.2');
+    for (let i = 0; i < 3; i++) fail(throttle, '2001:db8:1::7');
+    assert.deepEqual(throttle.blockedList(), [
+      { address: '10.1.0.1', failures: 3, blockedUntil: new Date(now + 60_000) },
+      { address: '2001:db8:1:0::/64', failures: 3, blockedUntil: new Date(now + 60_000) },
+    ]);
+  });
+
+  it('a block that is over is not listed, nor released', () => {
+    let now = 5_000_000;
+    const throttle = new LoginThrottle(() => settings, () => now);
+    for (let i = 0; i < 3; i++) fail(throttle, '10.2.0.1');
+    now += 61_000;
+    assert.deepEqual(throttle.blockedList(), []);
+    assert.equal(throttle.release('10.2.0.1'), true, 'its failures are still on record until its window is evicted');
+    assert.equal(throttle.release('10.2.0.1'), false);
+  });
+
+  it('a release keeps verifications still running counted', () => {
+    const now = 5_000_000;
+    const throttle = new LoginThrottle(() => ({ ...settings, maxFailures: 2 }), () => now);
+    fail(throttle, '10.3.0.1');
+    const running = throttle.begin('10.3.0.1');
+    assert.equal(running.wait, 0);
+    assert.equal(throttle.release('10.3.0.1'), true);
+    assert.equal(throttle.begin('10.3.0.1').wait, 0, 'one running, one more allowed');
+    assert.equal(throttle.begin('10.3.0.1').wait, 1, 'the running ones count against the limit');
+    throttle.finish('10.3.0.1', 'probe', 'failure', running);
+  });
+});

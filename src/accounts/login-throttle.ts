@@ -161,6 +161,30 @@ export class LoginThrottle {
     return count;
   }
 
+  /** The clients refused right now (as they are counted: an IPv6 client by its /64), oldest record first. */
+  blockedList(): { address: string; failures: number; blockedUntil: Date }[] {
+    const now = this.#now();
+    const out: { address: string; failures: number; blockedUntil: Date }[] = [];
+    for (const [address, record] of this.#clients) {
+      if (record.blockedUntil > now) out.push({ address, failures: record.failures, blockedUntil: new Date(record.blockedUntil) });
+    }
+    return out;
+  }
+
+  /**
+   * Forgets a client's failures and block (an admin's release), `address` as blockedList() names
+   * it or any address counted under it. Its verifications still running stay counted. False when
+   * it has no failures nor block to forget.
+   */
+  release(address: string): boolean {
+    const key = clientKey(address);
+    const record = this.#clients.get(key);
+    if (!record || (record.failures === 0 && record.blockedUntil <= this.#now())) return false;
+    if (record.pending === 0) this.#clients.delete(key);
+    else this.#clients.set(key, { failures: 0, pending: record.pending, windowStart: this.#now(), blockedUntil: 0, failedUsers: new Set() });
+    return true;
+  }
+
   /** Oldest first (Map order): drop records whose window and block are over, and any excess. */
   #evict(now: number): void {
     for (const [key, record] of this.#clients) {

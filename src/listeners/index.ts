@@ -4,6 +4,7 @@ import type { FrontUpstreams } from '../gateway/front-upstreams.js';
 import type { KeepdMetrics } from '../metrics/keepd-metrics.js';
 import type { AuthGate } from '../auth/authenticate.js';
 import type { Gateway } from '../gateway/gateway.js';
+import { PROCESS_LOG_RING, type LogRing } from '../support/log-ring.js';
 import { dataListener } from './data.js';
 import type { ListenerEntry } from './front-door.js';
 import { frontListener } from './front.js';
@@ -13,8 +14,10 @@ import { managementRoutes, type ManagementContext } from './management.js';
 import { metricsRoutes } from './metrics.js';
 
 /** Everything the listeners may use, provided by the running daemon. */
-export interface ListenerServices extends Omit<HealthContext, 'auth'>, Omit<ManagementContext, 'auth'> {
+export interface ListenerServices extends Omit<HealthContext, 'auth'>, Omit<ManagementContext, 'auth' | 'logRing' | 'throttle'> {
   auth(listener: RealmListener): AuthGate;
+  /** The recent log lines (GET /log): this process's log unless told. */
+  readonly logRing?: LogRing;
   readonly metrics: KeepdMetrics;
   readonly gateway: Gateway;
   /** The front listener's routes in use, the listeners it routes to, and its URL routes' upstreams. */
@@ -44,6 +47,9 @@ export function listenerParts(name: ListenerName, services: ListenerServices): L
         routes: () => services.routes(),
         reload: (request) => services.reload(request),
         shutdown: (origin) => services.shutdown(origin),
+        logRing: services.logRing ?? PROCESS_LOG_RING,
+        stateVersion: () => services.stateVersion(),
+        throttle: (listener) => services.auth(listener).throttle,
       }) };
     case 'front':
       return frontListener({

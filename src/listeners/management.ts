@@ -9,11 +9,13 @@ import type { ListenerName } from '../config/listener-table.js';
 import type { AuthGate } from '../auth/authenticate.js';
 import { requireAccount } from './authentication.js';
 import type { RouteEntry, RouteRegistrar } from './listener-server.js';
+import { registerConsoleApi, type ConsoleApiContext } from './management-console-routes.js';
 import type { ReloadOutcome, ReloadRequest } from './reload-outcome.js';
 import { infoReport, type DaemonSnapshot } from './status-reports.js';
+import { registerSupportPackage, type SupportContext } from './support-package.js';
 
 /** What the management listener may ask of the running daemon; read live, per request. */
-export interface ManagementContext {
+export interface ManagementContext extends ConsoleApiContext, SupportContext {
   readonly auth: AuthGate;
   /** Bounds PBKDF2 work: /encode, /decode and /shutdown share it with the logins. */
   readonly limiter: VerificationLimiter;
@@ -127,4 +129,8 @@ export const managementRoutes = (ctx: ManagementContext): RouteRegistrar => (app
 
   app.post('/restart', (_request, reply) => reloadRoute(ctx, 'POST /restart', reply));
   app.post('/reload', (_request, reply) => reloadRoute(ctx, 'POST /reload', reply));
+
+  // For the console: /log, /log/stream, /events, /throttled, /throttled/release, /config/sources; /support.
+  registerConsoleApi(app, ctx);
+  registerSupportPackage(app, ctx);
 };

@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino';
+import { PROCESS_LOG_RING, teeToRing, type LogRing } from './log-ring.js';
 
 /**
  * Never log credentials: whatever a request or an error object carries, these paths are censored
@@ -32,6 +33,8 @@ export interface LoggerOptions {
   /** Human-readable lines (a terminal) instead of JSON (files, journald, collectors). */
   pretty: boolean;
   destination?: NodeJS.WritableStream;
+  /** Where the lines written are kept too (GET /log): this process's ring unless told. */
+  ring?: LogRing;
 }
 
 /**
@@ -52,13 +55,15 @@ export async function createLogger(options: LoggerOptions): Promise<Logger> {
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     serializers: { err: serializeError, error: serializeError },
   };
+  const ring = options.ring ?? PROCESS_LOG_RING;
   if (options.pretty) {
     // Loaded only for a terminal: services log JSON and should not pay for it at start-up.
     const { default: pretty } = await import('pino-pretty');
-    return pino(base, pretty({ colorize: true, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', sync: true }));
+    // The ring takes the JSON line (after redaction), before pino-pretty formats it.
+    return pino(base, teeToRing(pretty({ colorize: true, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', sync: true }), ring));
   }
   // Synchronous writes keep log lines in order with what the CLI prints on stdout.
-  return pino(base, options.destination ?? pino.destination({ dest: 1, sync: true }));
+  return pino(base, teeToRing(options.destination ?? pino.destination({ dest: 1, sync: true }), ring));
 }
 
 const RANK: Readonly<Record<string, number>> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };

@@ -1,0 +1,111 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
+import type { LoginThrottle } from '../accounts/login-throttle.js';
+import type { LoadedConfig } from '../config/assemble.js';
+import { REALM_LISTENERS, type RealmListener } from '../config/listener-table.js';
+import { maskConfig } from '../config/mask.js';
+import { listSources } from '../config/provenance.js';
+import { LEVEL_VALUES, LOG_RING_LINES, type LogRing, type RingLevel } from '../support/log-ring.js';
+import { closeStreamsOnClose, openEventStream } from './event-stream.js';
+
+/*
+ * The management routes the console (issue 13) calls besides /config, /info, /routes and
+ * /reload: the recent log (GET /log, GET /log/stream), state changes (GET /events), the throttled
+ * clients (GET /throttled, POST /throttled/release) and the configuration's sources
+ * (GET /config/sources). Behind the management realm like every route of the listener.
+ */
+
+export interface ConsoleApiContext {
+  readonly logRing: LogRing;
+  config(): LoadedConfig;
+  /** Bumped on every change the daemon reports (listeners, reloads, certificates, upstream health). */
+  stateVersion(): number;
+  throttle(listener: RealmListener): LoginThrottle;
+}
+
+/** How often GET /events looks at the state version while a client listens. */
+export const STATE_POLL_MS = 250;
+
+const levelQuery = z.enum(Object.keys(LEVEL_VALUES) as [RingLevel, ...RingLevel[]], { error: 'level: one of trace, debug, info, warn, error, fatal' }).default('info');
+const logQuery = z.object({
+  level: levelQuery,
+  limit: z.coerce.number({ error: 'limit: a whole number from 1 to 1000' }).int().min(1).max(LOG_RING_LINES).default(200),
+});
+const streamQuery = z.object({ level: levelQuery });
+const releaseBody = z.object({ listener: z.enum(REALM_LISTENERS), address: z.string().min(1).max(100) }, { error: 'expected {"listener": "<data|health|management|metrics>", "address": "<client address>"}' });
+
+function badRequest(reply: FastifyReply, issue: z.core.$ZodIssue | undefined): FastifyReply {
+  const where = issue && issue.path.length > 0 && !issue.message.startsWith(`${issue.path.join('.')}:`) ? `${issue.path.join('.')}: ` : '';
+  return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: `${where}${issue?.message ?? 'invalid request'}` });
+}
+
+/** Parsed, or a 400 sent (`undefined`). */
+function parse<T>(schema: z.ZodType<T>, value: unknown, reply: FastifyReply): T | undefined {
+  const parsed = schema.safeParse(value ?? {});
+  if (parsed.success) return parsed.data;
+  badRequest(reply, parsed.error.issues[0]);
+  return undefined;
+}
+
+/** Every leaf of the effective configuration, masked as GET /config masks it, with the layer that set it. */
+export function configSources(loaded: LoadedConfig): { key: string; value: unknown; source: string }[] {
+  return Object.entries(listSources(maskConfig(loaded.merged), loaded.sources)).map(([key, { value, source }]) => ({ key, value, source }));
+}
+
+/** The clients refused right now, on every listener with a realm. */
+export function throttledClients(ctx: Pick<ConsoleApiContext, 'throttle'>): { listener: RealmListener; address: string; failures: number; blockedUntil: string }[] {
+  return REALM_LISTENERS.flatMap((listener) =>
+    ctx.throttle(listener).blockedList().map(({ address, failures, blockedUntil }) => ({ listener, address, failures, blockedUntil: blockedUntil.toISOString() })),
+  );
+}
+
+export function registerConsoleApi(app: FastifyInstance, ctx: ConsoleApiContext): void {
+  closeStreamsOnClose(app);
+
+  app.get('/log', (request, reply) => {
+    const query = parse(logQuery, request.query, reply);
+    if (!query) return reply;
+    const lines = ctx.logRing.recent(LEVEL_VALUES[query.level], query.limit);
+    // The lines are JSON already: joined, not parsed and serialized again.
+    return reply.type('application/json; charset=utf-8').send(`{"lines":[${lines.map((line) => line.json).join(',')}]}`);
+  });
+
+  app.get('/log/stream', (request, reply) => {
+    const query = parse(streamQuery, request.query, reply);
+    if (!query) return reply;
+    const min = LEVEL_VALUES[query.level];
+    const events = openEventStream(app, reply);
+    for (const line of ctx.logRing.recent(min)) events.send('log', line.json);
+    events.onClose(ctx.logRing.subscribe((line) => line.level >= min && events.send('log', line.json)));
+    return reply;
+  });
+
+  app.get('/events', (_request, reply) => {
+    const events = openEventStream(app, reply);
+    let seen = ctx.stateVersion();
+    events.send('state', JSON.stringify({ stateVersion: seen }));
+    const poll = setInterval(() => {
+      const now = ctx.stateVersion();
+      if (now === seen) return;
+      seen = now;
+      events.send('state', JSON.stringify({ stateVersion: now }));
+    }, STATE_POLL_MS);
+    poll.unref();
+    events.onClose(() => clearInterval(poll));
+    return reply;
+  });
+
+  app.get('/throttled', () => ({ clients: throttledClients(ctx) }));
+
+  app.post('/throttled/release', (request, reply) => {
+    const body = parse(releaseBody, request.body, reply);
+    if (!body) return reply;
+    if (!ctx.throttle(body.listener).release(body.address)) {
+      return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no throttled client ${body.address} on the ${body.listener} listener` });
+    }
+    request.log.info({ listener: body.listener, address: body.address }, `released throttled client ${body.address} on the ${body.listener} listener`);
+    return { released: true };
+  });
+
+  app.get('/config/sources', () => ({ entries: configSources(ctx.config()) }));
+}
