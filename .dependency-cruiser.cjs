@@ -29,6 +29,20 @@ module.exports = {
     above('gateway', ['listeners', 'runtime', 'cli']),
     above('listeners', ['runtime', 'cli']),
     above('runtime', ['cli']),
+    {
+      name: 'console-stands-alone',
+      comment: 'src/console is browser code (bundled apart, for the management console): it imports nothing of the daemon, and the daemon nothing of it',
+      severity: 'error',
+      from: { path: '^src/console/' },
+      to: { path: '^src/(?!console/)' },
+    },
+    {
+      name: 'daemon-leaves-console-alone',
+      comment: 'the daemon serves the console\'s built files; it never imports its sources',
+      severity: 'error',
+      from: { path: '^src/(?!console/)' },
+      to: { path: '^src/console/' },
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

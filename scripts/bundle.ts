@@ -6,7 +6,7 @@
  * is several hundred files, and loading them was most of the time to start all four listeners
  * (about 600 ms unbundled, under 400 ms bundled; see docs/benchmarks.md).
  */
-import { chmod } from 'node:fs/promises';
+import { chmod, copyFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -33,3 +33,21 @@ await build({
   banner: { js: "import { createRequire as __keepdCreateRequire } from 'node:module'; const require = __keepdCreateRequire(import.meta.url);" },
 });
 await chmod(outfile, 0o755);
+
+// The management console (src/console/, served by src/listeners/console.ts from dist/console/):
+// its TypeScript bundled for browsers (tsc -p src/console only checks it), its page and style
+// copied. The source is read from the repository, beside the build's output directory.
+const consoleSource = path.join(path.dirname(out), 'src', 'console');
+const consoleOut = path.join(out, 'console');
+await mkdir(consoleOut, { recursive: true });
+await build({
+  entryPoints: [path.join(consoleSource, 'app.ts')],
+  outfile: path.join(consoleOut, 'app.js'),
+  bundle: true,
+  platform: 'browser',
+  format: 'iife',
+  target: ['chrome110', 'firefox110', 'safari16'],
+  tsconfig: path.join(consoleSource, 'tsconfig.json'),
+  logLevel: 'warning',
+});
+for (const file of ['index.html', 'app.css', 'favicon.svg']) await copyFile(path.join(consoleSource, file), path.join(consoleOut, file));

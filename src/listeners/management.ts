@@ -8,6 +8,7 @@ import type { LoadedConfig } from '../config/assemble.js';
 import type { ListenerName } from '../config/listener-table.js';
 import type { AuthGate } from '../auth/authenticate.js';
 import { requireAccount } from './authentication.js';
+import { registerConsole } from './console.js';
 import type { RouteEntry, RouteRegistrar } from './listener-server.js';
 import { registerConsoleApi, type ConsoleApiContext } from './management-console-routes.js';
 import type { ReloadOutcome, ReloadRequest } from './reload-outcome.js';
@@ -85,6 +86,7 @@ async function reloadRoute(ctx: ManagementContext, origin: string, reply: Fastif
  */
 export const managementRoutes = (ctx: ManagementContext): RouteRegistrar => (app, { headers }) => {
   requireAccount(app, ctx.auth, headers);
+  registerConsole(app); // the console (GET /, /console/*): console.ts
   app.get('/config', (request) => {
     const { merged, sources } = ctx.config();
     const masked = maskConfig(merged);
