@@ -174,5 +174,6 @@ export function infoReport(snapshot: DaemonSnapshot, now = Date.now()): object {
     publicCredentials: snapshot.publicCredentials,
     publicPasswordScan: snapshot.publicPasswordScan,
     warnings: snapshot.warnings,
+    upstream: snapshot.upstream ? upstreamComponent(snapshot.upstream) : null,
   };
 }
