@@ -40,6 +40,7 @@ describe('log ring', () => {
     for (let i = 0; i < 5; i++) ring.push(`{"level":30,"time":${i},"msg":"line ${i}"}\n`);
     assert.deepEqual(ring.recent(30).map((line) => (JSON.parse(line.json) as { msg: string }).msg), ['line 2', 'line 3', 'line 4']);
     assert.equal(ring.recent(30, 1).length, 1);
+    assert.deepEqual(ring.recent(30, 10, 4).map((line) => line.seq), [5], 'after line 4: the lines a reconnecting client has not seen');
     ring.push(`${JSON.stringify({ level: 50, time: 9, msg: 'x'.repeat(20_000), extra: 'y'.repeat(20_000) })}\n`);
     const [long] = ring.recent(50);
     assert.ok(long && Buffer.byteLength(long.json) <= LOG_LINE_MAX_BYTES);

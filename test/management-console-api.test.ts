@@ -19,6 +19,7 @@ const ADMIN = basic(...USERS.management);
 interface SseEvent {
   event: string;
   data: string;
+  id?: string;
 }
 
 /** A real text/event-stream client: events as they come, parsed; next() waits for a matching one. */
@@ -48,6 +49,7 @@ function sseParser(): { feed: (text: string) => void; next: SseClient['next']; e
         const event: SseEvent = { event: 'message', data: '' };
         for (const field of fields) {
           if (field.startsWith('event: ')) event.event = field.slice(7);
+          else if (field.startsWith('id: ')) event.id = field.slice(4);
           else if (field.startsWith('data: ')) event.data += field.slice(6);
         }
         const waiter = waiters.find((w) => w.match(event));
@@ -74,10 +76,10 @@ function sseParser(): { feed: (text: string) => void; next: SseClient['next']; e
 }
 
 /** GET an event stream over HTTP/1.1 (node:https). */
-function sse11(url: string): Promise<SseClient> {
+function sse11(url: string, headers: Record<string, string> = {}): Promise<SseClient> {
   const parser = sseParser();
   return new Promise((resolve, reject) => {
-    const req = httpsRequest(url, { ca: TEST_CA, headers: { authorization: ADMIN, accept: 'text/event-stream' } }, (res) => {
+    const req = httpsRequest(url, { ca: TEST_CA, headers: { authorization: ADMIN, accept: 'text/event-stream', ...headers } }, (res) => {
       res.setEncoding('utf8');
       const ended = new Promise<void>((done) => res.once('close', () => (parser.end(), done())));
       res.on('data', (chunk: string) => parser.feed(chunk));
@@ -202,6 +204,14 @@ describe('management routes for the console', () => {
       assert.equal((reload.json() as { status: string }).status, 'applied');
       const applied = await stream.next((e) => e.event === 'log' && /configuration generation \d+ applied/.test((JSON.parse(e.data) as { msg: string }).msg));
       assert.equal((JSON.parse(applied.data) as { level: number }).level, 30);
+      // An EventSource reconnecting with Last-Event-ID gets only the lines after it.
+      const resumed = await sse11(mgmt('/log/stream?level=trace'), { 'last-event-id': String(Number(applied.id) - 1) });
+      try {
+        const first = await resumed.next((e) => e.event === 'log');
+        assert.equal(first.id, applied.id);
+      } finally {
+        resumed.close();
+      }
     } finally {
       stream.close();
     }

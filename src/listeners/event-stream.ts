@@ -13,8 +13,8 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 export const HEARTBEAT_MS = 15_000;
 
 export interface EventStream {
-  /** Sends one event (`data` is one line of JSON). */
-  send(event: string, data: string): void;
+  /** Sends one event (`data` is one line of JSON; `id`, when given, comes back as Last-Event-ID on a reconnect). */
+  send(event: string, data: string, id?: number): void;
   /** Runs once when the stream is over (client gone, listener closing, or end()). */
   onClose(cleanup: () => void): void;
   end(): void;
@@ -64,8 +64,8 @@ export function openEventStream(app: FastifyInstance, reply: FastifyReply): Even
   // The head at once: a client waits for it before the first event.
   stream.write(': keepd\n\n');
   return {
-    send: (event, data) => {
-      if (!closed) stream.write(`event: ${event}\ndata: ${data}\n\n`);
+    send: (event, data, id) => {
+      if (!closed) stream.write(`${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${data}\n\n`);
     },
     onClose: (cleanup) => {
       if (closed) cleanup();

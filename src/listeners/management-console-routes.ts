@@ -74,9 +74,12 @@ export function registerConsoleApi(app: FastifyInstance, ctx: ConsoleApiContext)
     const query = parse(streamQuery, request.query, reply);
     if (!query) return reply;
     const min = LEVEL_VALUES[query.level];
+    // An EventSource reconnecting (the listener was rebound, say) gets only the lines it has not seen.
+    const lastId = Number(request.headers['last-event-id']);
+    const after = Number.isSafeInteger(lastId) && lastId > 0 ? lastId : 0;
     const events = openEventStream(app, reply);
-    for (const line of ctx.logRing.recent(min)) events.send('log', line.json);
-    events.onClose(ctx.logRing.subscribe((line) => line.level >= min && events.send('log', line.json)));
+    for (const line of ctx.logRing.recent(min, LOG_RING_LINES, after)) events.send('log', line.json, line.seq);
+    events.onClose(ctx.logRing.subscribe((line) => line.level >= min && events.send('log', line.json, line.seq)));
     return reply;
   });
 

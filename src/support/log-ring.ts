@@ -17,6 +17,8 @@ export interface RingLine {
   readonly level: number;
   /** The JSON text of the line, without its newline. */
   readonly json: string;
+  /** Counts the lines of this ring from 1: an event stream's `id`, so that a client reconnecting skips what it has. */
+  readonly seq: number;
 }
 
 type Listener = (line: RingLine) => void;
@@ -43,6 +45,7 @@ export class LogRing {
   readonly #lines: RingLine[] = [];
   readonly #listeners = new Set<Listener>();
   readonly #capacity: number;
+  #seq = 0;
 
   constructor(capacity = LOG_RING_LINES) {
     this.#capacity = capacity;
@@ -54,7 +57,7 @@ export class LogRing {
     if (json === '') return;
     if (Buffer.byteLength(json) > LOG_LINE_MAX_BYTES) json = shortened(json);
     const level = Number(LEVEL_AT_START.exec(json)?.[1] ?? 30);
-    const line: RingLine = { level, json };
+    const line: RingLine = { level, json, seq: ++this.#seq };
     this.#lines.push(line);
     if (this.#lines.length > this.#capacity) this.#lines.shift();
     for (const listener of this.#listeners) {
@@ -66,12 +69,15 @@ export class LogRing {
     }
   }
 
-  /** The last `limit` lines at `minLevel` or above, oldest first. */
-  recent(minLevel: number, limit: number = this.#capacity): RingLine[] {
+  /** The last `limit` lines at `minLevel` or above (and after line `afterSeq`), oldest first. */
+  recent(minLevel: number, limit: number = this.#capacity, afterSeq = 0): RingLine[] {
     const out: RingLine[] = [];
+    // An id from before a restart of keepd (beyond this ring's count) skips nothing.
+    if (afterSeq > this.#seq) afterSeq = 0;
     for (let i = this.#lines.length - 1; i >= 0 && out.length < limit; i--) {
       const line = this.#lines[i];
-      if (line && line.level >= minLevel) out.push(line);
+      if (!line || line.seq <= afterSeq) break;
+      if (line.level >= minLevel) out.push(line);
     }
     return out.reverse();
   }
