@@ -87,17 +87,24 @@ export function statusPage(): Page {
   const panel = h('section', {}, h('h2', { class: 'visually-hidden' }, 'Status'), live, body);
   let visible = false;
   let started = false;
-  let pending = false;
+  let pending: Promise<void> | undefined;
+  let again = false;
 
+  // One fetch at a time; a change seen during one is fetched again once it is done.
   const refresh = async (): Promise<void> => {
-    if (pending) return;
-    pending = true;
-    try {
-      fill(body, render(await api<Info>('GET', '/info')));
-    } catch (error) {
-      message(body, errorText(error), 'error');
-    } finally {
-      pending = false;
+    if (pending) {
+      again = true;
+      return;
+    }
+    pending = api<Info>('GET', '/info').then(
+      (info) => fill(body, render(info)),
+      (error: unknown) => message(body, errorText(error), 'error'),
+    );
+    await pending;
+    pending = undefined;
+    if (again) {
+      again = false;
+      await refresh();
     }
   };
 
