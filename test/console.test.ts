@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
@@ -18,7 +19,11 @@ import { functionalUsers, TEST_BASE, TLS_CONFIGS, USERS } from './helpers/test-c
  * against a real keepd. Each step waits for what the page shows, never for a fixed time.
  */
 const CHROMIUM = '/usr/bin/chromium';
-const SHOTS = path.join(REPO_ROOT, 'docs', 'console');
+/**
+ * Where the screenshots go: a temporary folder, so that `npm test` leaves the tree as it was;
+ * `npm run screenshots` points KEEPD_SCREENSHOTS at docs/console, the committed ones.
+ */
+const SHOTS = process.env.KEEPD_SCREENSHOTS === undefined ? mkdtempSync(path.join(tmpdir(), 'keepd-console-shots-')) : path.resolve(REPO_ROOT, process.env.KEEPD_SCREENSHOTS);
 const SHUTDOWN_KEY = 'console-stop-key';
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 const TABS = ['home', 'status', 'config', 'sources', 'throttled', 'logs', 'support'] as const;
