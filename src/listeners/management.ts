@@ -8,6 +8,8 @@ import type { LoadedConfig } from '../config/assemble.js';
 import type { ListenerName } from '../config/listener-table.js';
 import type { AuthGate } from '../auth/authenticate.js';
 import { requireAccount } from './authentication.js';
+import { crossSiteRefusal } from './cross-site.js';
+import { errorBody } from '../support/http-answers.js';
 import { registerConsole } from './console.js';
 import type { RouteEntry, RouteRegistrar } from './listener-server.js';
 import { registerConsoleApi, type ConsoleApiContext } from './management-console-routes.js';
@@ -85,6 +87,12 @@ async function reloadRoute(ctx: ManagementContext, origin: string, reply: Fastif
  * salting utility, shutdown and reload. Bodies are documented in docs/endpoints.md.
  */
 export const managementRoutes = (ctx: ManagementContext): RouteRegistrar => (app, { headers }) => {
+  // Before authentication: a browser's cached console credentials must not act for another site (cross-site.ts).
+  app.addHook('onRequest', (request, reply, done) => {
+    const refusal = crossSiteRefusal(request.method, request.headers);
+    if (refusal === undefined) return done();
+    void reply.code(403).headers(headers).send(errorBody(403, `${refusal} is refused: management actions are taken from the console's own page or a script`));
+  });
   requireAccount(app, ctx.auth, headers);
   registerConsole(app); // the console (GET /, /console/*): console.ts
   app.get('/config', (request) => {
