@@ -137,6 +137,25 @@ describe('management console', { skip: existsSync(CHROMIUM) ? false : `no Chromi
     assert.deepEqual(errors, [], 'no CSP violation or script error');
   });
 
+  it('works by keyboard alone: arrow keys move between tabs, Tab reaches the labelled fields, Enter submits', async () => {
+    await page.goto(`${base()}/#home`);
+    await page.locator('#h-salt').waitFor();
+    await page.focus('#tab-home');
+    await page.keyboard.press('ArrowRight');
+    await page.locator('#tab-status[aria-selected="true"]').waitFor();
+    await page.locator(LOADED.status).first().waitFor();
+    await page.keyboard.press('End');
+    await page.locator('#tab-support[aria-selected="true"]').waitFor();
+    await page.keyboard.press('Home');
+    await page.locator('#tab-home[aria-selected="true"]').waitFor();
+    // From the tab list, Tab goes into the panel: the first field is the labelled password.
+    await page.keyboard.press('Tab');
+    assert.equal(await page.locator(':focus').getAttribute('id'), await page.getByLabel('Password', { exact: true }).getAttribute('id'));
+    await page.keyboard.type('typed-by-keyboard-1');
+    await page.keyboard.press('Enter');
+    await page.getByText('Salted: use this secret').waitFor();
+  });
+
   it('shows a configuration edit on Status without reloading the page, and a refused one with its problems', async () => {
     await tab('status');
     assert.equal(await page.locator('#generation').textContent(), '1');
