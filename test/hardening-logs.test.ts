@@ -41,6 +41,8 @@ describe('logs never contain credentials', () => {
     await request(url('management', '/encode'), { method: 'POST', auth: admin, body: { shutdownkey: 'encode-me-secret' } });
     await request(url('management', '/decode'), { method: 'POST', auth: admin, body: { shutdownkey: PUBLISHED.password, guess: 'decode-guess-secret' } });
     await request(url('management', '/shutdown'), { method: 'POST', auth: admin, body: { shutdownkey: 'wrong-shutdown-secret' } });
+    // Sessions, keys and tokens outside Authorization: cookies, API keys, a query string.
+    await request(url('health', '/health?password=query-pw-secret&token=query-token-secret'), { auth: [...USERS.health], headers: { cookie: 'LtpaToken=cookie-ltpa-secret', 'x-api-key': 'api-key-secret' } });
     // Refused reloads: a wrong TLS password, a secret in the wrong place, a malformed secret.
     await writeFile(path.join(dir, 'tls.json'), JSON.stringify({ ...TLS_CONFIGS.pfx, TLSPassword: 'wrong-tls-secret' }));
     await writeFile(path.join(dir, 'zz-bad.json'), JSON.stringify({ shutdownkey: 'plaintext-shutdown-secret', identity: { managementAPI: { x: { active: true, secret: `${PUBLISHED.metrics}0` } } } }));
@@ -79,6 +81,10 @@ describe('logs never contain credentials', () => {
       'wrong-shutdown-secret',
       'wrong-tls-secret',
       'plaintext-shutdown-secret',
+      'query-pw-secret',
+      'query-token-secret',
+      'cookie-ltpa-secret',
+      'api-key-secret',
       ...PUBLISHED.metrics.split(':'),
       ...PUBLISHED.password.split(':'),
       ...salted,

@@ -198,11 +198,15 @@ describe('management routes for the console', () => {
       assert.match(String(stream.headers['content-type']), /^text\/event-stream/);
       assert.equal(stream.headers['x-content-type-options'], 'nosniff');
       assert.equal(stream.headers['cache-control'], 'no-store');
-      await stream.next((e) => e.event === 'log');
+      const seen = await stream.next((e) => e.event === 'log');
       await writeFile(path.join(dir, 'extra.json'), JSON.stringify({ salsa: 'yes' }));
       const reload = await request(mgmt('/reload'), { ...asAdmin, method: 'POST' });
       assert.equal((reload.json() as { status: string }).status, 'applied');
-      const applied = await stream.next((e) => e.event === 'log' && /configuration generation \d+ applied/.test((JSON.parse(e.data) as { msg: string }).msg));
+      // A reload ends the stream (its account may be gone); the client comes back after what it saw.
+      await stream.ended;
+      const again = await sse2(mgmt(`/log/stream?level=info&after=${seen.id ?? ''}`));
+      const applied = await again.next((e) => e.event === 'log' && /configuration generation \d+ applied/.test((JSON.parse(e.data) as { msg: string }).msg));
+      again.close();
       assert.equal((JSON.parse(applied.data) as { level: number }).level, 30);
       // An EventSource reconnecting with Last-Event-ID gets only the lines after it.
       const resumed = await sse11(mgmt('/log/stream?level=trace'), { 'last-event-id': String(Number(applied.id) - 1) });
@@ -217,6 +221,33 @@ describe('management routes for the console', () => {
     }
     const bad = await request(mgmt('/log/stream?level=chatty'), asAdmin);
     assert.equal(bad.status, 400);
+  });
+
+  it('GET /log gives the newest line\'s number: /log/stream?after= it sends only newer lines (a page shows each line once)', async () => {
+    const { lastId } = (await request(mgmt('/log?level=trace&limit=1'), asAdmin)).json() as { lastId: number };
+    assert.ok(lastId > 0);
+    // A change applied: keepd logs it, after lastId.
+    await writeFile(path.join(dir, 'extra.json'), JSON.stringify({ salsa: 'after' }));
+    assert.equal(((await request(mgmt('/reload'), { ...asAdmin, method: 'POST' })).json() as { status: string }).status, 'applied');
+    const stream = await sse11(mgmt(`/log/stream?level=trace&after=${lastId}`));
+    try {
+      const first = await stream.next((e) => e.event === 'log');
+      assert.equal(Number(first.id), lastId + 1);
+    } finally {
+      stream.close();
+    }
+  });
+
+  it('holds at most 16 event streams on the listener; the 17th gets 503 with Retry-After', async () => {
+    const open = await Promise.all(Array.from({ length: 16 }, () => sse11(mgmt('/events'))));
+    try {
+      assert.deepEqual([...new Set(open.map((s) => s.status))], [200]);
+      const refused = await request(mgmt('/events'), asAdmin);
+      assert.equal(refused.status, 503);
+      assert.equal(refused.headers['retry-after'], '5');
+    } finally {
+      for (const stream of open) stream.close();
+    }
   });
 
   it('GET /throttled lists a blocked client; POST /throttled/release lets it log in again', async () => {

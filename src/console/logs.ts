@@ -22,6 +22,7 @@ export function logsPage(): Page {
   const list = h('ol', { class: 'logs', id: 'log-lines', 'aria-label': 'log lines' });
   const out = h('div', { class: 'out' });
   let stream: EventSource | undefined;
+  let after = 0;
 
   const add = (line: Line): void => {
     list.append(lineElement(line));
@@ -36,14 +37,16 @@ export function logsPage(): Page {
     fill(out);
     const level = select.value;
     try {
-      const { lines } = await api<{ lines: Line[] }>('GET', `/log?level=${encodeURIComponent(level)}&limit=200`);
+      const { lines, lastId } = await api<{ lines: Line[]; lastId: number }>('GET', `/log?level=${encodeURIComponent(level)}&limit=200`);
       list.replaceChildren();
       lines.forEach(add);
+      after = lastId;
     } catch (error) {
       message(out, errorText(error), 'error');
       return;
     }
-    const events = new EventSource(`/log/stream?level=${encodeURIComponent(level)}`);
+    // From the line after those shown: each line once (a reconnect sends Last-Event-ID instead).
+    const events = new EventSource(`/log/stream?level=${encodeURIComponent(level)}&after=${after}`);
     stream = events;
     state.textContent = `Following GET /log/stream at ${level} and above (the last ${MAX_LINES} lines stay).`;
     events.addEventListener('log', (event) => {

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Account } from '../accounts/accounts.js';
 import { authenticate, refusalResponse, type AuthGate, type AuthOutcome, type Refusal } from '../auth/authenticate.js';
 import { clientAddress } from '../config/trusted-proxies.js';
-import { logs } from '../support/logger.js';
+import { logs, maskQuery } from '../support/logger.js';
 
 /* Fastify's side of authentication (auth/authenticate.ts decides): the hook and the reply. */
 
@@ -30,7 +30,8 @@ export function requireAccount(app: FastifyInstance, gate: AuthGate, headers: Re
     void reply.headers(headers);
     const client = clientAddress(request.socket.remoteAddress ?? '', request.headers['x-forwarded-for'], gate.trust());
     if (logs(request.log, 'trace')) {
-      request.log.trace({ request: { method: request.method, url: request.url, remoteAddress: client, headers: request.headers } }, 'request received');
+      // The query string may carry a token or a password: its values are not logged.
+      request.log.trace({ request: { method: request.method, url: maskQuery(request.url), remoteAddress: client, headers: request.headers } }, 'request received');
     }
     const settle = (outcome: AuthOutcome): void => {
       if (outcome.kind === 'ok') {

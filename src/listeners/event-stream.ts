@@ -12,6 +12,15 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 /** A comment line this often, so that proxies and idle timers see traffic. */
 export const HEARTBEAT_MS = 15_000;
 
+/** How often a stream checks it is still valid (the configuration it was opened under). */
+const VALIDITY_CHECK_MS = 500;
+
+/** A client that reads slower than events come: more than this waiting for it, and its stream ends. */
+const MAX_PENDING_BYTES = 1024 * 1024;
+
+/** Event streams open at once on one listener; more get 503 (each one holds a subscription and a buffer). */
+export const MAX_STREAMS = 16;
+
 export interface EventStream {
   /** Sends one event (`data` is one line of JSON; `id`, when given, comes back as Last-Event-ID on a reconnect). */
   send(event: string, data: string, id?: number): void;
@@ -32,19 +41,38 @@ export function closeStreamsOnClose(app: FastifyInstance): void {
   });
 }
 
-/** Starts an event stream as `reply`'s answer; the handler returns `reply` after setting it up. */
-export function openEventStream(app: FastifyInstance, reply: FastifyReply): EventStream {
+/** A listener already has MAX_STREAMS open: the caller answers 503. */
+export function streamsFull(app: FastifyInstance): boolean {
+  return (openStreams.get(app)?.size ?? 0) >= MAX_STREAMS;
+}
+
+/**
+ * Starts an event stream as `reply`'s answer; the handler returns `reply` after setting it up.
+ * `valid` is checked twice a second: once false (a reload applied: the account may be gone), the
+ * stream ends, and a browser's EventSource reconnects, authenticating again.
+ */
+export function openEventStream(app: FastifyInstance, reply: FastifyReply, valid: () => boolean = () => true): EventStream {
   const stream = new PassThrough();
   const streams = openStreams.get(app);
   streams?.add(stream);
   const cleanups: (() => void)[] = [];
-  const heartbeat = setInterval(() => stream.write(': keep-alive\n\n'), HEARTBEAT_MS);
+  const write = (text: string): void => {
+    // A client that does not read is not buffered for without end.
+    if (stream.writableLength + stream.readableLength > MAX_PENDING_BYTES) stream.destroy();
+    else stream.write(text);
+  };
+  const heartbeat = setInterval(() => write(': keep-alive\n\n'), HEARTBEAT_MS);
   heartbeat.unref();
+  const check = setInterval(() => {
+    if (!valid()) stream.end();
+  }, VALIDITY_CHECK_MS);
+  check.unref();
   let closed = false;
   const close = (): void => {
     if (closed) return;
     closed = true;
     clearInterval(heartbeat);
+    clearInterval(check);
     streams?.delete(stream);
     for (const cleanup of cleanups) cleanup();
   };
@@ -61,11 +89,12 @@ export function openEventStream(app: FastifyInstance, reply: FastifyReply): Even
     .header('cache-control', 'no-store')
     .header('x-accel-buffering', 'no')
     .send(stream);
-  // The head at once: a client waits for it before the first event.
-  stream.write(': keepd\n\n');
+  // The head at once: a client waits for it before the first event. `retry`: an EventSource
+  // whose stream ended (a reload) reconnects after half a second.
+  stream.write(': keepd\nretry: 500\n\n');
   return {
     send: (event, data, id) => {
-      if (!closed) stream.write(`${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${data}\n\n`);
+      if (!closed) write(`${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${data}\n\n`);
     },
     onClose: (cleanup) => {
       if (closed) cleanup();

@@ -9,7 +9,7 @@ import { VerificationOverloaded } from '../accounts/verification-limiter.js';
 import type { RequestMetrics } from '../metrics/request-metrics.js';
 import { errorCode } from '../support/errors.js';
 import { bindAddresses, explainListenError, ListenError } from './bind-address.js';
-import { logs } from '../support/logger.js';
+import { logs, maskQuery } from '../support/logger.js';
 import type { TlsMaterial } from '../tls/load-tls-material.js';
 import type { TlsPolicy } from '../tls/tls-policy.js';
 import { errorBody, HSTS } from '../support/http-answers.js';
@@ -145,7 +145,7 @@ export class ListenerServer {
       }
       const statusCode = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
       if (statusCode >= 500) {
-        request.log.error({ err: error, method: request.method, url: request.url }, 'request failed');
+        request.log.error({ err: error, method: request.method, url: maskQuery(request.url) }, 'request failed');
         return reply.code(statusCode).send(errorBody(statusCode, 'internal error; see the keepd log'));
       }
       return reply.code(statusCode).send(errorBody(statusCode, error.message));

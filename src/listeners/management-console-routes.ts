@@ -6,7 +6,8 @@ import { REALM_LISTENERS, type RealmListener } from '../config/listener-table.js
 import { maskConfig } from '../config/mask.js';
 import { listSources } from '../config/provenance.js';
 import { LEVEL_VALUES, LOG_RING_LINES, type LogRing, type RingLevel } from '../support/log-ring.js';
-import { closeStreamsOnClose, openEventStream } from './event-stream.js';
+import { errorBody } from '../support/http-answers.js';
+import { closeStreamsOnClose, MAX_STREAMS, openEventStream, streamsFull } from './event-stream.js';
 
 /*
  * The management routes the console (issue 13) calls besides /config, /info, /routes and
@@ -31,7 +32,7 @@ const logQuery = z.object({
   level: levelQuery,
   limit: z.coerce.number({ error: 'limit: a whole number from 1 to 1000' }).int().min(1).max(LOG_RING_LINES).default(200),
 });
-const streamQuery = z.object({ level: levelQuery });
+const streamQuery = z.object({ level: levelQuery, after: z.coerce.number({ error: 'after: a line number from GET /log\'s lastId' }).int().min(0).optional() });
 const releaseBody = z.object({ listener: z.enum(REALM_LISTENERS), address: z.string().min(1).max(100) }, { error: 'expected {"listener": "<data|health|management|metrics>", "address": "<client address>"}' });
 
 function badRequest(reply: FastifyReply, issue: z.core.$ZodIssue | undefined): FastifyReply {
@@ -59,6 +60,10 @@ export function throttledClients(ctx: Pick<ConsoleApiContext, 'throttle'>): { li
   );
 }
 
+function tooMany(reply: FastifyReply): FastifyReply {
+  return reply.code(503).header('retry-after', '5').send(errorBody(503, `${MAX_STREAMS} event streams are open on this listener already; close one (a console tab) and retry`));
+}
+
 export function registerConsoleApi(app: FastifyInstance, ctx: ConsoleApiContext): void {
   closeStreamsOnClose(app);
 
@@ -67,23 +72,30 @@ export function registerConsoleApi(app: FastifyInstance, ctx: ConsoleApiContext)
     if (!query) return reply;
     const lines = ctx.logRing.recent(LEVEL_VALUES[query.level], query.limit);
     // The lines are JSON already: joined, not parsed and serialized again.
-    return reply.type('application/json; charset=utf-8').send(`{"lines":[${lines.map((line) => line.json).join(',')}]}`);
+    // lastId: where GET /log/stream?after= picks up, so a page that shows these lines gets each once.
+    return reply.type('application/json; charset=utf-8').send(`{"lines":[${lines.map((line) => line.json).join(',')}],"lastId":${ctx.logRing.lastSeq}}`);
   });
 
   app.get('/log/stream', (request, reply) => {
     const query = parse(streamQuery, request.query, reply);
     if (!query) return reply;
+    if (streamsFull(app)) return tooMany(reply);
     const min = LEVEL_VALUES[query.level];
     // An EventSource reconnecting (the listener was rebound, say) gets only the lines it has not seen.
-    const lastId = Number(request.headers['last-event-id']);
+    const lastId = Number(request.headers['last-event-id'] ?? query.after);
     const after = Number.isSafeInteger(lastId) && lastId > 0 ? lastId : 0;
-    const events = openEventStream(app, reply);
+    // Log lines are for accounts of the configuration in use: a reload ends the stream, and an
+    // EventSource reconnects (authenticating again) from its Last-Event-ID, losing no line.
+    const loaded = ctx.config();
+    const events = openEventStream(app, reply, () => ctx.config() === loaded);
     for (const line of ctx.logRing.recent(min, LOG_RING_LINES, after)) events.send('log', line.json, line.seq);
     events.onClose(ctx.logRing.subscribe((line) => line.level >= min && events.send('log', line.json, line.seq)));
     return reply;
   });
 
   app.get('/events', (_request, reply) => {
+    if (streamsFull(app)) return tooMany(reply);
+    // Only a version number: nothing an account that was since removed should not see.
     const events = openEventStream(app, reply);
     let seen = ctx.stateVersion();
     events.send('state', JSON.stringify({ stateVersion: seen }));
@@ -106,7 +118,7 @@ export function registerConsoleApi(app: FastifyInstance, ctx: ConsoleApiContext)
     if (!ctx.throttle(body.listener).release(body.address)) {
       return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no throttled client ${body.address} on the ${body.listener} listener` });
     }
-    request.log.info({ listener: body.listener, address: body.address }, `released throttled client ${body.address} on the ${body.listener} listener`);
+    request.log.info({ throttledListener: body.listener, address: body.address }, `released throttled client ${body.address} on the ${body.listener} listener`);
     return { released: true };
   });
 

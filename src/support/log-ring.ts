@@ -91,6 +91,11 @@ export class LogRing {
   get size(): number {
     return this.#lines.length;
   }
+
+  /** The number of the newest line (0: none yet): `GET /log` gives it, so a stream can start after it. */
+  get lastSeq(): number {
+    return this.#seq;
+  }
 }
 
 /** This process's log: createLogger tees every line it writes into it. */

@@ -11,6 +11,25 @@ export const REDACTED_PATHS = [
   'request.headers.authorization',
   'request.headers["proxy-authorization"]',
   '*.headers.authorization',
+  // Sessions and keys travel in these too: the product's LtpaToken and JWT cookies, API keys.
+  'request.headers["cookie"]',
+  'req.headers["cookie"]',
+  '*.headers["cookie"]',
+  'request.headers["set-cookie"]',
+  'req.headers["set-cookie"]',
+  '*.headers["set-cookie"]',
+  'request.headers["x-api-key"]',
+  'req.headers["x-api-key"]',
+  '*.headers["x-api-key"]',
+  'request.headers["x-auth-token"]',
+  'req.headers["x-auth-token"]',
+  '*.headers["x-auth-token"]',
+  'request.headers["x-csrf-token"]',
+  'req.headers["x-csrf-token"]',
+  '*.headers["x-csrf-token"]',
+  'request.headers["x-xsrf-token"]',
+  'req.headers["x-xsrf-token"]',
+  '*.headers["x-xsrf-token"]',
   'headers.authorization',
   'authorization',
   'password',
@@ -71,4 +90,12 @@ const RANK: Readonly<Record<string, number>> = { trace: 10, debug: 20, info: 30,
 /** Whether a logger at its current level writes lines of `level` (cheaper than building them). */
 export function logs(logger: { level: string }, level: 'trace' | 'debug'): boolean {
   return (RANK[logger.level] ?? 30) <= (RANK[level] ?? 30);
+}
+
+/** A request target as the log shows it: the path, and each query parameter's name only (values may be tokens). */
+export function maskQuery(url: string): string {
+  const at = url.indexOf('?');
+  if (at < 0) return url;
+  const names = url.slice(at + 1).split('&').map((pair) => `${pair.split('=')[0] ?? ''}=[redacted]`);
+  return `${url.slice(0, at)}?${names.join('&')}`;
 }
