@@ -11,6 +11,7 @@ import { request } from './helpers/http-client.js';
 import { startKeepd, type KeepdProcess } from './helpers/keepd-process.js';
 import { REPO_ROOT } from './helpers/paths.js';
 import { runCli } from './helpers/run-cli.js';
+import { freePort } from './helpers/free-port.js';
 import { tempDir } from './helpers/temp-dir.js';
 import { functionalUsers, TEST_BASE, TLS_CONFIGS, USERS } from './helpers/test-config.js';
 
@@ -66,6 +67,8 @@ describe('management console', { skip: existsSync(CHROMIUM) ? false : `no Chromi
       'ports.json': { ...TEST_BASE, loginRateLimit: { exemptLoopback: false, maxFailures: 2 } },
       'tls.json': { ...TLS_CONFIGS.pfx },
       'product.json': { shutdownkey: await createSecret(SHUTDOWN_KEY), watch: { debounceMs: 50 } },
+      // The data listener in front of a product that is not running: Status shows it unreachable, and why.
+      'upstream.json': { listeners: { data: { upstream: { url: `http://127.0.0.1:${await freePort()}` } } } },
     });
     keepd = await startKeepd(dir);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
@@ -156,6 +159,11 @@ describe('management console', { skip: existsSync(CHROMIUM) ? false : `no Chromi
     await page.getByText('Salted: use this secret').waitFor();
   });
 
+  it('shows the product behind the data listener on Status: unreachable, and why', async () => {
+    await page.goto(`${base()}/#status`);
+    await page.getByText(/unreachable: the product at http:\/\/127\.0\.0\.1:\d+ refused the connection/).waitFor();
+  });
+
   it('shows a configuration edit on Status without reloading the page, and a refused one with its problems', async () => {
     await tab('status');
     assert.equal(await page.locator('#generation').textContent(), '1');
@@ -175,7 +183,7 @@ describe('management console', { skip: existsSync(CHROMIUM) ? false : `no Chromi
   });
 
   it('lists a throttled client and releases it; it logs in again', async () => {
-    const health = `https://127.0.0.1:${keepd.ports.health ?? 0}/health`;
+    const health = `https://127.0.0.1:${keepd.ports.health ?? 0}/health/live`; // (GET /health is 503 here: the product is down)
     // From a loopback address of its own, so that the browser (127.0.0.1) is not the one blocked.
     const from = { localAddress: '127.0.0.2' };
     for (let i = 0; i < 2; i++) assert.equal((await request(health, { ...from, auth: ['probe', 'wrong'] })).status, 401);
