@@ -128,7 +128,7 @@ describe('validating the keys keepd uses', () => {
     const text = (await problemsFor({ 'd.json': { drainTimeoutSeconds: 301, metrics: { enabled: 1 }, jvmMetricsEnabled: 'yes' } })).join('\n');
     assert.match(text, /d\.json: drainTimeoutSeconds: expected a number of seconds from 0 to 300, found number 301/);
     assert.match(text, /d\.json: metrics\.enabled: expected true or false/);
-    assert.match(text, /d\.json: jvmMetricsEnabled: expected true or false/);
+    assert.match(text, /d\.json: metrics\.jvmMetricsEnabled: expected true or false/);
   });
 
   it('validates LOG_LEVEL', async () => {
@@ -178,6 +178,40 @@ describe('environment overrides', () => {
     assert.match(problems[0] ?? '', /^a\.json: ADMINPORT: conflicts with MANAGMENTPORT/);
     const same = await loadedFor({ 'a.json': { MANAGMENTPORT: 9001, ADMINPORT: 9001 } });
     assert.equal(same.config.MANAGMENTPORT, 9001);
+  });
+
+  it('resolve metrics.jvmMetricsEnabled, its top-level alias jvmMetricsEnabled and processMetricsEnabled (table)', async () => {
+    type Files = Record<string, object>;
+    const table: { name: string; files: Files; jvm: boolean; process: boolean | undefined; source?: string }[] = [
+      { name: 'default', files: {}, jvm: true, process: undefined, source: 'default' },
+      { name: "the product's key", files: { 'm.json': { metrics: { jvmMetricsEnabled: false } } }, jvm: false, process: undefined, source: 'm.json' },
+      { name: 'the alias alone', files: { 'm.json': { jvmMetricsEnabled: false } }, jvm: false, process: undefined, source: 'm.json (as jvmMetricsEnabled)' },
+      { name: 'the alias beside metrics.enabled', files: { 'm.json': { jvmMetricsEnabled: false, metrics: { enabled: true } } }, jvm: false, process: undefined, source: 'm.json' },
+      { name: 'both spellings, same value', files: { 'm.json': { jvmMetricsEnabled: false, metrics: { jvmMetricsEnabled: false } } }, jvm: false, process: undefined },
+      { name: 'a later file with the alias wins', files: { 'a.json': { metrics: { jvmMetricsEnabled: false } }, 'b.json': { jvmMetricsEnabled: true } }, jvm: true, process: undefined, source: 'b.json (as jvmMetricsEnabled)' },
+      { name: "a later file with the product's key wins", files: { 'a.json': { jvmMetricsEnabled: false }, 'b.json': { metrics: { jvmMetricsEnabled: true } } }, jvm: true, process: undefined, source: 'b.json' },
+      { name: 'processMetricsEnabled is kept beside it', files: { 'm.json': { metrics: { jvmMetricsEnabled: false }, processMetricsEnabled: true } }, jvm: false, process: true },
+    ];
+    for (const row of table) {
+      const loaded = await loadedFor(row.files);
+      assert.equal(loaded.config.metrics.jvmMetricsEnabled, row.jvm, row.name);
+      assert.equal(loaded.config.processMetricsEnabled, row.process, row.name);
+      assert.equal(loaded.merged.jvmMetricsEnabled, undefined, `${row.name}: the alias is not left at the top level`);
+      assert.equal(loaded.config.metrics.enabled, true, row.name);
+      if (row.source !== undefined) {
+        const metricsSources = loaded.sources.metrics;
+        assert.ok(typeof metricsSources === 'object', row.name);
+        assert.equal(metricsSources.jvmMetricsEnabled, row.source, row.name);
+      }
+    }
+  });
+
+  it('refuse both spellings of the process-metrics switch with different values in one file', async () => {
+    const problems = await problemsFor({ 'a.json': { jvmMetricsEnabled: true, metrics: { jvmMetricsEnabled: false } } });
+    assert.equal(problems.length, 1, problems.join('\n'));
+    assert.match(problems[0] ?? '', /^a\.json: jvmMetricsEnabled: conflicts with metrics\.jvmMetricsEnabled in the same place/);
+    const wrongType = (await problemsFor({ 'a.json': { jvmMetricsEnabled: 'no' } })).join('\n');
+    assert.match(wrongType, /a\.json \(as jvmMetricsEnabled\): metrics\.jvmMetricsEnabled: expected true or false/);
   });
 
   it('HEALTHCHECK_USER and HEALTHCHECK_PASSWORD add one salted health account', async () => {

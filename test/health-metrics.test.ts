@@ -78,16 +78,24 @@ describe('health and metrics listeners', () => {
 });
 
 describe('switches and failures reported by /health and /metrics', () => {
-  it('jvmMetricsEnabled false drops the process metrics; processMetricsEnabled is its keepd name', async () => {
-    const dir = await tempDir({ 'functionalUsers.json': await functionalUsers(), 'ports.json': TEST_BASE, 'tls.json': TLS_CONFIGS.pem, 'm.json': { jvmMetricsEnabled: false } });
+  it('metrics.jvmMetricsEnabled (alias jvmMetricsEnabled) switches the process_/nodejs_ series; processMetricsEnabled is its keepd name', async () => {
+    const dir = await tempDir({ 'functionalUsers.json': await functionalUsers(), 'ports.json': TEST_BASE, 'tls.json': TLS_CONFIGS.pem, 'm.json': { metrics: { jvmMetricsEnabled: false } } });
     const keepd = await startKeepd(dir);
     const scrape = async (): Promise<string> => (await request(`https://127.0.0.1:${keepd.ports.metrics ?? 0}/metrics`, { auth: [...USERS.metrics] })).body;
+    const reload = async (content: object): Promise<void> => {
+      await writeFile(path.join(dir, 'm.json'), JSON.stringify(content));
+      assert.equal((await request(`https://127.0.0.1:${keepd.ports.management ?? 0}/restart`, { method: 'POST', auth: [...USERS.management] })).status, 200);
+    };
     try {
       const text = await scrape();
       assert.match(text, /^keepd_build_info/m);
-      assert.doesNotMatch(text, /^process_cpu_seconds_total/m);
-      await writeFile(path.join(dir, 'm.json'), JSON.stringify({ jvmMetricsEnabled: false, processMetricsEnabled: true }));
-      assert.equal((await request(`https://127.0.0.1:${keepd.ports.management ?? 0}/restart`, { method: 'POST', auth: [...USERS.management] })).status, 200);
+      assert.doesNotMatch(text, /^(process|nodejs)_/m);
+      await reload({ metrics: { jvmMetricsEnabled: true } });
+      assert.match(await scrape(), /^process_cpu_seconds_total/m);
+      assert.match(await scrape(), /^nodejs_heap_size_used_bytes/m);
+      await reload({ jvmMetricsEnabled: false });
+      assert.doesNotMatch(await scrape(), /^(process|nodejs)_/m);
+      await reload({ jvmMetricsEnabled: false, processMetricsEnabled: true });
       assert.match(await scrape(), /^process_cpu_seconds_total/m);
     } finally {
       await keepd.stop();

@@ -14,9 +14,9 @@ export function builtInDefaults(): JsonObject {
     enabledProtocols: { 'TLSv1.2': true, 'TLSv1.3': true },
     removeInsecureProtocols: {},
     cipher: {},
-    metrics: { enabled: true },
-    // processMetricsEnabled has no default of its own: unset, it follows jvmMetricsEnabled.
-    jvmMetricsEnabled: true,
+    // The product's keys; a top-level jvmMetricsEnabled is an alias of metrics.jvmMetricsEnabled.
+    // processMetricsEnabled has no default of its own: unset, it follows metrics.jvmMetricsEnabled.
+    metrics: { enabled: true, jvmMetricsEnabled: true },
     watch: { enabled: true, debounceMs: 75 },
     drainTimeoutSeconds: 10,
     strict: false,

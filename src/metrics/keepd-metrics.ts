@@ -7,7 +7,7 @@ import { UpstreamMetrics } from './upstream-metrics.js';
 /**
  * Every metric keepd exposes, created once per daemon (prom-client throws when a name is
  * registered twice, so reloads update values and never re-create metrics). Process metrics live in
- * a registry of their own so that `jvmMetricsEnabled` can switch them on and off at any time.
+ * a registry of their own so that `metrics.jvmMetricsEnabled` can switch them on and off at any time.
  */
 export class KeepdMetrics {
   readonly registry = new Registry();

@@ -133,7 +133,7 @@ export class Daemon implements ListenerServices {
     const { config } = snapshot.prepared.loaded;
     this.#log.level = config.LOG_LEVEL;
     this.#listeners.setLogLevel(config.LOG_LEVEL);
-    this.metrics.setProcessMetrics(config.processMetricsEnabled ?? config.jvmMetricsEnabled);
+    this.metrics.setProcessMetrics(config.processMetricsEnabled ?? config.metrics.jvmMetricsEnabled);
     this.metrics.markConfig(snapshot.generation, snapshot.loadedAt);
     this.#scan.scan(snapshot.prepared.accounts);
     this.gateway.apply(snapshot.prepared.upstream ?? { settings: undefined, ca: undefined });
