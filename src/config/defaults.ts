@@ -17,6 +17,8 @@ export function builtInDefaults(): JsonObject {
     // The product's keys; a top-level jvmMetricsEnabled is an alias of metrics.jvmMetricsEnabled.
     // processMetricsEnabled has no default of its own: unset, it follows metrics.jvmMetricsEnabled.
     metrics: { enabled: true, jvmMetricsEnabled: true },
+    // The product's: the metrics listener's scrape path; enabled false: no scrape path (the listener stays).
+    prometheusMetrics: { enabled: true, endpoint: '/metrics' },
     watch: { enabled: true, debounceMs: 75 },
     drainTimeoutSeconds: 10,
     strict: false,

@@ -208,6 +208,13 @@ export const configSchema = z.looseObject({
     { enabled: z.boolean({ error: 'true or false' }), jvmMetricsEnabled: z.boolean({ error: 'true or false' }) },
     { error: 'an object such as {"enabled": true, "jvmMetricsEnabled": false}' },
   ),
+  prometheusMetrics: z.looseObject(
+    {
+      enabled: z.boolean({ error: 'true or false' }),
+      endpoint: routePath.refine((text) => text !== '/', { error: 'a path other than "/" (GET / lists the metrics listener\'s routes)' }),
+    },
+    { error: 'an object such as {"enabled": true, "endpoint": "/metrics"}' },
+  ),
   jvmMetricsEnabled: flag, // moved into metrics by aliases.ts; listed for the docs' key table
   processMetricsEnabled: flag,
   watch: z.looseObject(

@@ -11,7 +11,7 @@ import { frontListener } from './front.js';
 import { healthRoutes, type HealthContext } from './health.js';
 import type { ListenerParts } from './listener-server.js';
 import { managementRoutes, type ManagementContext } from './management.js';
-import { metricsRoutes } from './metrics.js';
+import { listedMetricsRoutes, metricsRoutes } from './metrics.js';
 
 /** Everything the listeners may use, provided by the running daemon. */
 export interface ListenerServices extends Omit<HealthContext, 'auth'>, Omit<ManagementContext, 'auth' | 'logRing' | 'throttle'> {
@@ -37,14 +37,17 @@ export function listenerParts(name: ListenerName, services: ListenerServices): L
     case 'health':
       return { routes: healthRoutes({ auth: services.auth(name), snapshot: () => services.snapshot(), stateVersion: () => services.stateVersion() }) };
     case 'metrics':
-      return { routes: metricsRoutes({ auth: services.auth(name), metrics: services.metrics }) };
+      return { routes: metricsRoutes({ auth: services.auth(name), metrics: services.metrics, prometheus: () => services.config().config.prometheusMetrics }) };
     case 'management':
       return { routes: managementRoutes({
         auth: services.auth(name),
         limiter: services.limiter,
         config: () => services.config(),
         snapshot: () => services.snapshot(),
-        routes: () => services.routes(),
+        routes: () => {
+          const all = services.routes();
+          return { ...all, metrics: listedMetricsRoutes(all.metrics, services.config().config.prometheusMetrics) };
+        },
         reload: (request) => services.reload(request),
         shutdown: (origin) => services.shutdown(origin),
         logRing: services.logRing ?? PROCESS_LOG_RING,
