@@ -48,6 +48,12 @@ export class KeepdMetrics {
     registers: [this.registry],
   });
 
+  readonly configStale = new Gauge({
+    name: 'keepd_config_stale',
+    help: '1 while the configuration on disk is not the one in use (a reload was refused, or a listener kept its old socket); 0 otherwise. GET /info says why.',
+    registers: [this.registry],
+  });
+
   readonly configLoadTime = new Gauge({
     name: 'keepd_config_last_load_timestamp_seconds',
     help: 'When the configuration in use was loaded, as a Unix timestamp.',

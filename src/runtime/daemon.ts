@@ -102,6 +102,7 @@ export class Daemon implements ListenerServices {
       this.metrics.publicPasswordScanPending.set(scan.state === 'done' ? 0 : scan.total - scan.checked);
       for (const name of REALM_LISTENERS) this.metrics.throttledClients.set({ listener: name }, this.#gates[name].throttle.blockedClients());
       this.metrics.upstream.probed(this.gateway.status);
+      this.metrics.configStale.set(this.#staleConfig === undefined ? 0 : 1);
     };
   }
 
