@@ -1,0 +1,297 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { symlink, writeFile } from 'node:fs/promises';
+import type { IncomingHttpHeaders } from 'node:http';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import ts from 'typescript';
+import { parseAllDocuments } from 'yaml';
+import { Deployment, type IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import { NetworkPolicy, type INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
+import { ConfigMap, type IConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import { Secret, type ISecret } from 'kubernetes-models/v1/Secret';
+import type { IContainer } from 'kubernetes-models/v1/Container';
+import { Service, type IService } from 'kubernetes-models/v1/Service';
+import { ServiceMonitor, type IServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
+import { REPO_ROOT } from './helpers/paths.js';
+import { tlsFixture } from './helpers/test-config.js';
+import { tempDir } from './helpers/temp-dir.js';
+
+const DIR = path.join(REPO_ROOT, 'deploy', 'kubernetes');
+const MANAGEMENT_PORT = 8889;
+const PORTS = { data: 8880, health: 8886, metrics: 8890 } as const;
+
+/** Per kind: kubernetes-models' class (schema validation) and its interface (excess-property check by tsc). */
+const KINDS: Record<string, { validate: (doc: unknown) => void; module: string; type: string }> = {
+  Deployment: { validate: (d) => { new Deployment(d as IDeployment).validate(); }, module: 'kubernetes-models/apps/v1/Deployment', type: 'IDeployment' },
+  Service: { validate: (d) => { new Service(d as IService).validate(); }, module: 'kubernetes-models/v1/Service', type: 'IService' },
+  ConfigMap: { validate: (d) => { new ConfigMap(d as IConfigMap).validate(); }, module: 'kubernetes-models/v1/ConfigMap', type: 'IConfigMap' },
+  Secret: { validate: (d) => { new Secret(d as ISecret).validate(); }, module: 'kubernetes-models/v1/Secret', type: 'ISecret' },
+  NetworkPolicy: { validate: (d) => { new NetworkPolicy(d as INetworkPolicy).validate(); }, module: 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy', type: 'INetworkPolicy' },
+  ServiceMonitor: { validate: (d) => { new ServiceMonitor(d as IServiceMonitor).validate(); }, module: '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor', type: 'IServiceMonitor' },
+};
+
+interface Loaded { file: string; index: number; kind: string; doc: unknown }
+
+function load(): Loaded[] {
+  const out: Loaded[] = [];
+  for (const file of readdirSync(DIR).filter((f) => f.endsWith('.yaml')).sort()) {
+    const text = readFileSync(path.join(DIR, file), 'utf8');
+    assert.ok(text.trimStart().startsWith('#'), `${file} starts with a comment saying what it is`);
+    parseAllDocuments(text).forEach((document, index) => {
+      assert.deepEqual(document.errors, [], `${file} #${index}: YAML errors`);
+      assert.deepEqual(document.warnings, [], `${file} #${index}: YAML warnings`);
+      const doc: unknown = document.toJS();
+      if (doc === null) return;
+      const kind = (doc as { kind?: unknown }).kind;
+      assert.ok(typeof kind === 'string', `${file} #${index}: no kind`);
+      out.push({ file, index, kind, doc });
+    });
+  }
+  return out;
+}
+
+const DOCS = load();
+interface Typed { Deployment: IDeployment; Service: IService; ConfigMap: IConfigMap; NetworkPolicy: INetworkPolicy; ServiceMonitor: IServiceMonitor }
+/** The one document of a kind, already checked by kubernetes-models (see the tests below). */
+const only = <K extends keyof Typed>(kind: K): Typed[K] => {
+  const found = DOCS.filter((d) => d.kind === kind);
+  assert.equal(found.length, 1, `one ${kind}`);
+  return (found[0] as Loaded).doc as Typed[K];
+};
+
+/** Runs tsc (one program) over one .ts file per document; returns the diagnostics per file name. */
+function typeCheck(files: Record<string, string>, dir: string): Map<string, string[]> {
+  const names = Object.keys(files).map((name) => path.join(dir, name));
+  const program = ts.createProgram(names, {
+    noEmit: true, strict: true, exactOptionalPropertyTypes: true, skipLibCheck: true,
+    module: ts.ModuleKind.ESNext, moduleResolution: ts.ModuleResolutionKind.Bundler, target: ts.ScriptTarget.ES2022, types: [],
+  });
+  const result = new Map<string, string[]>(Object.keys(files).map((n) => [n, []]));
+  for (const d of ts.getPreEmitDiagnostics(program)) {
+    const name = d.file ? path.basename(d.file.fileName) : '(global)';
+    const list = result.get(name) ?? [];
+    list.push(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+    result.set(name, list);
+  }
+  return result;
+}
+
+const source = (kind: string, doc: unknown): string => {
+  const k = KINDS[kind];
+  assert.ok(k, `no model for kind ${kind}`);
+  return `import type { ${k.type} } from '${k.module}';\nexport const doc: ${k.type} = ${JSON.stringify(doc, null, 2)};\n`;
+};
+
+/** Every string in a value, keys of objects included, and JSON inside strings opened too. */
+function strings(value: unknown): string[] {
+  if (typeof value === 'string') {
+    try {
+      const inner: unknown = JSON.parse(value);
+      if (typeof inner === 'object' && inner !== null) return strings(inner);
+    } catch { /* not JSON */ }
+    return [value];
+  }
+  if (Array.isArray(value)) return value.flatMap(strings);
+  if (typeof value === 'object' && value !== null) return Object.entries(value).flatMap(([k, v]) => [k, ...strings(v)]);
+  return [];
+}
+
+const container = (): IContainer => {
+  const containers = only('Deployment').spec?.template.spec?.containers ?? [];
+  assert.equal(containers.length, 1, 'one container');
+  return containers[0] as IContainer;
+};
+
+describe('deploy/kubernetes', () => {
+  it('holds the kinds the issue asks for, each a known kind', () => {
+    for (const d of DOCS) assert.ok(d.kind in KINDS, `${d.file}: unexpected kind ${d.kind}`);
+    for (const kind of ['Deployment', 'Service', 'NetworkPolicy', 'ServiceMonitor', 'ConfigMap', 'Secret']) {
+      assert.ok(DOCS.some((d) => d.kind === kind), `no ${kind}`);
+    }
+  });
+
+  for (const d of DOCS) {
+    it(`${d.file} #${d.index} (${d.kind}) passes kubernetes-models' schema validation`, () => {
+      (KINDS[d.kind] as { validate: (doc: unknown) => void }).validate(d.doc);
+    });
+  }
+
+  it('every document type-checks against its kubernetes-models interface with no unknown field; a misspelt field is caught', async () => {
+    const dir = await tempDir();
+    await symlink(path.join(REPO_ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+    const files: Record<string, string> = {};
+    DOCS.forEach((d, i) => { files[`doc${i}.ts`] = source(d.kind, d.doc); });
+    // Negative cases: the Deployment with livenessProbe misspelt, and the ServiceMonitor with a
+    // misspelt tlsConfig key; both are accepted by kubernetes-models' validate(), so tsc must catch them.
+    const deployment = structuredClone(only('Deployment'));
+    const c = deployment.spec?.template.spec?.containers[0] as unknown as Record<string, unknown>;
+    c.livenesProbe = c.livenessProbe;
+    delete c.livenessProbe;
+    new Deployment(deployment).validate();
+    files['typo-deployment.ts'] = source('Deployment', deployment);
+    const monitor = structuredClone(only('ServiceMonitor'));
+    const tlsConfig = monitor.spec.endpoints[0]?.tlsConfig as unknown as Record<string, unknown>;
+    tlsConfig.severName = tlsConfig.serverName;
+    delete tlsConfig.serverName;
+    files['typo-servicemonitor.ts'] = source('ServiceMonitor', monitor);
+    for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), text);
+
+    const diagnostics = typeCheck(files, dir);
+    assert.deepEqual(diagnostics.get('(global)') ?? [], []);
+    DOCS.forEach((d, i) => assert.deepEqual(diagnostics.get(`doc${i}.ts`), [], `${d.file} #${d.index} (${d.kind})`));
+    const typo = diagnostics.get('typo-deployment.ts') ?? [];
+    assert.equal(typo.length, 1, typo.join('\n'));
+    assert.match(typo[0] ?? '', /'"livenesProbe"' does not exist in type 'IContainer'/);
+    const typo2 = diagnostics.get('typo-servicemonitor.ts') ?? [];
+    assert.equal(typo2.length, 1, typo2.join('\n'));
+    assert.match(typo2[0] ?? '', /'"severName"' does not exist in type/);
+  });
+
+  it('the Service exposes data, health and metrics, never the management port', () => {
+    const ports = only('Service').spec?.ports ?? [];
+    assert.deepEqual(ports.map((p) => [p.name, p.port]).sort(), Object.entries(PORTS).sort());
+    for (const p of ports) {
+      assert.notEqual(p.port, MANAGEMENT_PORT);
+      assert.notEqual(p.targetPort, MANAGEMENT_PORT);
+      assert.notEqual(p.targetPort, 'management');
+    }
+  });
+
+  it('the NetworkPolicy admits data, health and metrics only: every rule lists its ports, none is 8889', () => {
+    const policy = only('NetworkPolicy');
+    assert.deepEqual(policy.spec?.policyTypes, ['Ingress']);
+    assert.deepEqual(policy.spec.podSelector, { matchLabels: { 'app.kubernetes.io/name': 'keepd' } });
+    const allowed = new Set<number | string>();
+    for (const rule of policy.spec.ingress ?? []) {
+      assert.ok(rule.ports && rule.ports.length > 0, 'a rule without ports admits every port, 8889 included');
+      for (const p of rule.ports) {
+        assert.ok(p.port !== undefined && !('endPort' in p), 'one port per entry, no range');
+        allowed.add(p.port);
+      }
+    }
+    assert.deepEqual([...allowed].sort(), Object.values(PORTS).sort());
+  });
+
+  it('the Deployment: container ports, hardening, resources, health account from a Secret, keepconfig.d projected', () => {
+    const spec = only('Deployment').spec?.template.spec;
+    const c = container();
+    assert.deepEqual((c.ports ?? []).map((p) => [p.name, p.containerPort]).sort(), Object.entries(PORTS).sort());
+    assert.equal(c.image, 'keepd:latest');
+    assert.deepEqual(c.command?.slice(-3), ['start', '--config-dir', '/etc/keepd/keepconfig.d']);
+    const sc = c.securityContext;
+    assert.equal(sc?.runAsNonRoot, true);
+    assert.equal(sc.readOnlyRootFilesystem, true);
+    assert.equal(sc.allowPrivilegeEscalation, false);
+    assert.deepEqual(sc.capabilities?.drop, ['ALL']);
+    assert.equal(sc.capabilities.add, undefined);
+    assert.equal(sc.seccompProfile?.type, 'RuntimeDefault');
+    assert.equal(spec?.securityContext?.runAsNonRoot, true);
+    assert.equal(spec.securityContext.seccompProfile?.type, 'RuntimeDefault');
+    assert.ok(c.resources?.requests?.memory && c.resources.limits?.memory && c.resources.requests.cpu, 'resources');
+    for (const name of ['HEALTHCHECK_USER', 'HEALTHCHECK_PASSWORD']) {
+      const env = c.env?.find((e) => e.name === name);
+      assert.deepEqual(env?.valueFrom?.secretKeyRef, { name: 'keepd-healthcheck', key: name });
+    }
+    const mount = c.volumeMounts?.find((m) => m.mountPath === '/etc/keepd/keepconfig.d');
+    const volume = spec.volumes?.find((v) => v.name === mount?.name);
+    const sources = volume?.projected?.sources ?? [];
+    assert.equal(sources.find((s) => s.configMap)?.configMap?.name, 'keepd-config');
+    const tls = sources.find((s) => s.secret?.name === 'keepd-tls')?.secret?.items?.map((i) => i.path);
+    assert.deepEqual(tls, ['tls.key', 'tls.crt']);
+  });
+
+  it('the ConfigMap\'s keepconfig.d JSON names the projected TLS files and keeps management on loopback', () => {
+    const data = only('ConfigMap').data ?? {};
+    const config = JSON.parse(data['10-keepd.json'] ?? '') as Record<string, unknown> & { listeners: { management: { HOST: string } } };
+    assert.deepEqual([config.TLSType, config.TLSFile, config.PEMCert], ['pem', 'tls.key', 'tls.crt']);
+    assert.equal(config.HEALTHCHECKPORT, PORTS.health);
+    assert.equal(config.listeners.management.HOST, '127.0.0.1');
+    assert.equal(strings(data).some((s) => /:[0-9A-F]{32,}|-----BEGIN/i.test(s)), false, 'no secret in a ConfigMap');
+  });
+
+  it('both probes are exec probes of the one node script against the health port, /health/live and /health/ready', () => {
+    const c = container();
+    const live = c.livenessProbe?.exec?.command ?? [];
+    const ready = c.readinessProbe?.exec?.command ?? [];
+    assert.equal(live[0], 'node');
+    assert.deepEqual([live[1], live[3]], ['-e', '/health/live']);
+    assert.deepEqual([ready[0], ready[1], ready[3]], ['node', '-e', '/health/ready']);
+    assert.equal(live[2], ready[2]);
+    assert.match(live[2] ?? '', new RegExp(`host: '127\\.0\\.0\\.1', port: ${PORTS.health},`));
+    assert.equal(c.ports?.find((p) => p.name === 'health')?.containerPort, PORTS.health);
+    assert.equal(c.livenessProbe?.httpGet, undefined);
+  });
+
+  it('the ServiceMonitor scrapes the metrics port over https with basicAuth from a Secret and a CA-checked tlsConfig', () => {
+    const endpoints = only('ServiceMonitor').spec.endpoints;
+    assert.equal(endpoints.length, 1);
+    const e = endpoints[0];
+    assert.equal(e?.port, 'metrics');
+    assert.equal(e.scheme, 'https');
+    assert.equal(e.path, '/metrics');
+    assert.deepEqual(e.basicAuth, { username: { name: 'keepd-metrics-account', key: 'username' }, password: { name: 'keepd-metrics-account', key: 'password' } });
+    assert.deepEqual(e.tlsConfig?.ca, { secret: { name: 'keepd-tls', key: 'ca.crt' } });
+    assert.notEqual(e.tlsConfig.insecureSkipVerify, true);
+    assert.equal(only('Service').spec?.ports?.find((p) => p.name === 'metrics')?.targetPort, 'metrics');
+  });
+
+  it('the example Secrets hold placeholders only: no salted secret, PEM block, or long token', () => {
+    const secrets = DOCS.filter((d) => d.kind === 'Secret').map((d) => d.doc as ISecret);
+    const referenced = new Set(['keepd-tls', 'keepd-healthcheck', 'keepd-metrics-account']);
+    assert.deepEqual(new Set(secrets.map((s) => s.metadata?.name)), referenced);
+    for (const s of secrets) {
+      assert.equal(s.data, undefined, `${s.metadata?.name ?? ''}: stringData only, so nothing hides in base64`);
+      for (const [key, value] of Object.entries(s.stringData ?? {})) {
+        for (const text of strings(value)) {
+          assert.doesNotMatch(text, /[0-9a-f]{16,}:[0-9a-f]{16,}|-----BEGIN|[A-Za-z0-9+/=_-]{24,}/i, `${key}: ${text}`);
+        }
+        if (/password|secret|key|crt|token/i.test(key) && !key.endsWith('.json')) assert.match(value, /^<[^<>]+>$/, key);
+      }
+      const account = s.stringData?.['metrics-account.json'];
+      if (account !== undefined) {
+        const leaf = strings(account).find((t) => t.startsWith('<output of: keepd salt'));
+        assert.ok(leaf, 'the account secret is a placeholder');
+      }
+    }
+  });
+});
+
+describe('deploy/kubernetes: the probe script, run against a stand-in health listener', () => {
+  const script = (port: number): string => {
+    const text = container().livenessProbe?.exec?.command?.[2] ?? '';
+    assert.ok(text.includes(`port: ${PORTS.health},`));
+    return text.replace(`port: ${PORTS.health},`, `port: ${port},`);
+  };
+  const probe = (port: number, route: string, env: Record<string, string>): Promise<number> =>
+    new Promise((resolve) => {
+      execFile(process.execPath, ['-e', script(port), route], { env: { PATH: process.env.PATH ?? '', ...env }, timeout: 10_000 }, (error) => {
+        resolve(error ? (typeof error.code === 'number' ? error.code : -1) : 0);
+      });
+    });
+
+  it('sends Basic credentials from the environment to the route given; exit 0 on 200, 1 on 401, 503 or no listener', async () => {
+    const seen: { url: string | undefined; headers: IncomingHttpHeaders }[] = [];
+    const server = createServer({ key: readFileSync(tlsFixture('server.key.pem')), cert: readFileSync(tlsFixture('server.chain.pem')) }, (req, res) => {
+      seen.push({ url: req.url, headers: req.headers });
+      const expected = `Basic ${Buffer.from('probe:pä ss:word').toString('base64')}`;
+      if (req.headers.authorization !== expected) res.writeHead(401).end();
+      else res.writeHead(req.url === '/health/ready' ? 503 : 200).end('{}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const good = { HEALTHCHECK_USER: 'probe', HEALTHCHECK_PASSWORD: 'pä ss:word' };
+      assert.equal(await probe(port, '/health/live', good), 0);
+      assert.equal(await probe(port, '/health/ready', good), 1);
+      assert.equal(await probe(port, '/health/live', { ...good, HEALTHCHECK_PASSWORD: 'wrong' }), 1);
+      assert.deepEqual(seen.map((s) => s.url), ['/health/live', '/health/ready', '/health/live']);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    assert.equal(await probe(port, '/health/live', { HEALTHCHECK_USER: 'probe', HEALTHCHECK_PASSWORD: 'x' }), 1);
+  });
+});
