@@ -25,6 +25,7 @@ const port = z
 const nonEmptyString = (what: string) => z.string({ error: what }).min(1, { error: what });
 
 
+const SHUTDOWN_KEY_EXPECTED = `${SECRET_FORMAT_HINT}, or a plain passphrase of 1 to 1024 characters`;
 const secret = z.string({ error: SECRET_FORMAT_HINT }).regex(SECRET_PATTERN, { error: SECRET_FORMAT_HINT });
 
 const account = z.looseObject(
@@ -201,7 +202,13 @@ export const configSchema = z.looseObject({
   removeInsecureProtocols: switches,
   cipher: switches,
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `one of ${LOG_LEVELS.map((l) => `"${l}"`).join(', ')}` }),
-  shutdownkey: secret.optional(),
+  // Salted (HASH:SALT) or, as older product files hold it, plain (accounts/shutdown-key.ts); a mistyped salted one is refused.
+  shutdownkey: z
+    .string({ error: SHUTDOWN_KEY_EXPECTED })
+    .min(1, { error: SHUTDOWN_KEY_EXPECTED })
+    .max(1024, { error: SHUTDOWN_KEY_EXPECTED })
+    .refine((text) => SECRET_PATTERN.test(text) || !/^[0-9A-Fa-f]+:[0-9A-Fa-f]+$/.test(text), { error: SECRET_FORMAT_HINT })
+    .optional(),
   identity,
   // metrics.jvmMetricsEnabled: a top-level jvmMetricsEnabled is another name for it (aliases.ts).
   metrics: z.looseObject(

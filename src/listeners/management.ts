@@ -1,6 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { createSecret, parseSecret, verifyPassword } from '../accounts/secret.js';
+import { matchesShutdownKey } from '../accounts/shutdown-key.js';
 import { maskConfig } from '../config/mask.js';
 import { listSources } from '../config/provenance.js';
 import type { VerificationLimiter } from '../accounts/verification-limiter.js';
@@ -125,9 +126,9 @@ export const managementRoutes = (ctx: ManagementContext): RouteRegistrar => (app
   app.post('/shutdown', async (request, reply) => {
     const stored = ctx.config().config.shutdownkey;
     if (stored !== undefined) {
+      // Salted or plain (matchesShutdownKey); the product scripts' `StopServer` is ignored: keepd has no Domino to stop.
       const offered = offeredShutdownKey(request.body);
-      const secret = parseSecret(stored);
-      if (offered === undefined || !secret || !(await ctx.limiter.run(() => verifyPassword(secret, offered)))) {
+      if (offered === undefined || !(await matchesShutdownKey(stored, offered, (work) => ctx.limiter.run(work)))) {
         return reply.code(403).send({ statusCode: 403, error: 'Forbidden', message: 'shutdownkey missing or wrong' });
       }
     }
@@ -137,6 +138,8 @@ export const managementRoutes = (ctx: ManagementContext): RouteRegistrar => (app
     return reply;
   });
 
+  // No shutdown key needed: a reload cannot stop keepd (an invalid configuration is refused, the old one serves);
+  // a key sent along, as the product's collection does, is ignored.
   app.post('/restart', (_request, reply) => reloadRoute(ctx, 'POST /restart', reply));
   app.post('/reload', (_request, reply) => reloadRoute(ctx, 'POST /reload', reply));
 
