@@ -76,6 +76,7 @@ describe('shutdownkey: salted or plain', () => {
       for (const route of ['/config', '/config?sources', '/config/sources', '/info', '/log?level=trace&limit=1000']) shown.push((await request(mgmt(route), asAdmin)).body);
       assert.equal((JSON.parse(shown[0] ?? '{}') as { shutdownkey?: string }).shutdownkey, '***');
       assert.match(shown[3] ?? '', /shutdownkey is a plain passphrase/);
+      assert.match(shown[3] ?? '', /shutdownkey is published in the product's documentation/, 'the scripts\' key is public');
       const support = await new Promise<Buffer>((resolve, reject) => {
         const authorization = `Basic ${Buffer.from(USERS.management.join(':')).toString('base64')}`;
         httpsRequest(mgmt('/support'), { ca: TEST_CA, headers: { authorization } }, (res) => {

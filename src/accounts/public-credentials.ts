@@ -7,12 +7,22 @@ import { verifyPassword, type SaltedSecret } from './secret.js';
  * snippets), the most common defaults next to them, and the empty password (Basic `user:` carries
  * it, and `keepd salt` refuses it, but a secret made elsewhere may hold it). Anyone can try them.
  */
-export const PUBLIC_PASSWORDS = ['', 'password', 'metrics', 'health', 'admin', 'secret', 'changeit', 'passw0rd', 'P@$$w0rd1352'] as const;
+export const PUBLIC_PASSWORDS = [
+  '', 'password', 'metrics', 'health', 'admin', 'secret', 'changeit', 'passw0rd', 'P@$$w0rd1352',
+  // Where each is published: docs/security.md#published-example-credentials.
+  'supersecret', 'Pretzel', 'The End is near!!', 'password-in-clear-protect-this', 'default-super-secret-user-password',
+] as const;
 
-/** The salted secrets the product's docs publish, matched without any PBKDF2. */
+/** The salted secrets the product's docs publish, matched without any PBKDF2 (docs/security.md#published-example-credentials). */
 export const PUBLISHED_SECRETS: ReadonlySet<string> = new Set([
+  // password: docs/references/functionalUsers.md, setupfunctionalaccount.md, howto/install/notesclient.md
   'E4B321EBA91B7F92D9BF5EAFA5322824FEC2287B8A6C133D7C31EFB706A2BA30:1A57478185E7AF3A98F01ECA08F0BA881DBC88BEC60AE8C6F1B1CC5CC55C11A20F676E082BF2D28BB96DB5A8CFB091C767C035B380DB4CBC7D1001EA8BE01663',
+  // metrics: docs/references/functionalUsers.md, setupfunctionalaccount.md
   '13549ED65AD8760294B9DC898C44F8ABEED399ABB1CA7DC51E8CCFF461D56D13:32BDC8A5DF60FCE424299543DFFF408F500DB1B1EEC4FAB848AA0ED794F5D89AA65A5449EC36BF9CBF53980E4B7DF2B3A3581186E409F5B69BC0C16E51237CC8',
+  // supersecret: docs/tutorial/walkthrough/lab-09.md
+  'FA1D8FC7DAA715F20A3C19F62451DCD011483EFBABE46A1C03F2CF0702365726:0A2AC2338974379073BEF880B2EA9E4FE86651974C83D3958DB73C81047CF3815456678A3EE206975CE17B7874589478A2FC92DCDF2C1794087AED94BF8FD4CA',
+  // Pretzel: docs/tutorial/downloads/dachnug2023.postman_collection.json (POST /decode example)
+  'F7C12E11E87D7F29DFA05A691F26DE250E71ADB4771732655A566696C815F3BD:BC9B8AB4F3FA96830F29247EC4C2DED040812808BDCA8EA6842AE96BE5766D9820C2B3EC240EDFC60EA9281D5AC347DD5C703160D9CEF1AC1CBE9AC8C9DE6B0C',
 ]);
 
 export interface PublicCredential {

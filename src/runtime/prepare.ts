@@ -14,7 +14,7 @@ import { frontUpstream, resolveUpstream, type UpstreamSettings } from '../config
 import { frontProblems, frontWarnings, resolveFrontRoutes, type FrontRoute } from '../config/front-routes.js';
 import { loadUpstreamClient } from '../gateway/upstream.js';
 import { prepareSni } from './prepare-sni.js';
-import { plainShutdownKeyWarning } from '../accounts/shutdown-key.js';
+import { plainShutdownKeyWarning, publicShutdownKeyWarning } from '../accounts/shutdown-key.js';
 import { readRegularFile } from '../config/safe-read.js';
 import { describeReadFailure } from '../config/read-failure.js';
 import { createSecureContext } from 'node:tls';
@@ -154,7 +154,7 @@ export async function prepareConfig(loaded: LoadedConfig): Promise<Preparation> 
   });
   const accounts = indexAccounts(config.identity);
   const sniWarnings = [...sni.values()].flat().flatMap((entry) => (entry.material.warnings ?? []).map((text) => `TLS certificate for ${entry.hostnames.join(', ')}: ${text}`));
-  const warnings = [...policy.warnings, ...tlsWarnings(listeners), ...new Set(sniWarnings), ...sniNotes, ...accountWarnings(settings, accounts, upstream?.settings.auth === 'passthrough'), ...unusableAccountNames(accounts), ...managementExposure(settingsByName.management), ...gatewayWarnings(loaded, upstream?.settings), ...frontWarnings(settingsByName.front, routes), ...[plainShutdownKeyWarning(config.shutdownkey) ?? []].flat()];
+  const warnings = [...policy.warnings, ...tlsWarnings(listeners), ...new Set(sniWarnings), ...sniNotes, ...accountWarnings(settings, accounts, upstream?.settings.auth === 'passthrough'), ...unusableAccountNames(accounts), ...managementExposure(settingsByName.management), ...gatewayWarnings(loaded, upstream?.settings), ...frontWarnings(settingsByName.front, routes), ...[plainShutdownKeyWarning(config.shutdownkey), await publicShutdownKeyWarning(config.shutdownkey)].flatMap((w) => w ?? [])];
   const front = { routes, upstreams: [...origins].map((origin) => frontUpstream(origin, config)) };
   return { ok: true, prepared: { loaded, accounts, policy, listeners, upstream, front, trust: trustTest(config.trustedProxies), warnings } };
 }
