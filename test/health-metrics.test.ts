@@ -41,6 +41,19 @@ describe('health and metrics listeners', () => {
     }
   });
 
+  it('GET / on the health listener: an index of its routes, behind its realm', async () => {
+    const root = `https://127.0.0.1:${keepd.ports.health ?? 0}/`;
+    const response = await request(root, { auth: [...USERS.health] });
+    assert.equal(response.status, 200);
+    const body = response.json() as { listener: string; routes: { method: string; path: string }[] };
+    assert.equal(body.listener, 'health');
+    assert.deepEqual(body.routes.map((r) => `${r.method} ${r.path}`), ['GET /health', 'GET /health/live', 'GET /health/ready']);
+    assert.equal((await request(root, {})).status, 401);
+    assert.equal((await request(root, { auth: [...USERS.metrics] })).status, 401);
+    const scrapeIndex = await request(`https://127.0.0.1:${keepd.ports.metrics ?? 0}/`, { auth: [...USERS.metrics] });
+    assert.deepEqual(scrapeIndex.json(), { listener: 'metrics', routes: [{ method: 'GET', path: '/metrics', description: 'Prometheus text format' }] });
+  });
+
   it('HEAD /health answers the status without a body', async () => {
     const response = await request(health(), { method: 'HEAD', auth: [...USERS.health] });
     assert.equal(response.status, 200);

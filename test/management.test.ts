@@ -74,7 +74,7 @@ describe('management listener', () => {
 
   it('GET /routes lists every listener’s routes', async () => {
     const routes = (await request(mgmt('/routes'), asAdmin)).json() as Record<string, { method: string; url: string }[]>;
-    assert.deepEqual(routes.health?.map((r) => `${r.method} ${r.url}`).sort(), ['GET /health', 'GET /health/live', 'GET /health/ready', 'HEAD /health', 'HEAD /health/live', 'HEAD /health/ready']);
+    assert.deepEqual(routes.health?.map((r) => `${r.method} ${r.url}`).sort(), ['GET /', 'GET /health', 'GET /health/live', 'GET /health/ready', 'HEAD /', 'HEAD /health', 'HEAD /health/live', 'HEAD /health/ready']);
     assert.ok(routes.management?.some((r) => r.method === 'POST' && r.url === '/shutdown'));
     assert.ok(routes.data?.some((r) => r.url === '/api/whoami'));
     assert.ok(routes.metrics?.some((r) => r.url === '/metrics'));

@@ -44,6 +44,11 @@ describe('prometheusMetrics.enabled and prometheusMetrics.endpoint', () => {
       assert.match(scrape.body, /^keepd_build_info/m);
       assert.equal((await request(at('/prometheus'), {})).status, 401, 'behind the realm');
       assert.equal((await request(at('/metrics'), { auth: [...USERS.metrics] })).status, 404);
+      const index = await request(at('/'), { auth: [...USERS.metrics] });
+      assert.equal(index.status, 200);
+      assert.deepEqual(index.json(), { listener: 'metrics', routes: [{ method: 'GET', path: '/prometheus', description: 'Prometheus text format' }] });
+      assert.equal((await request(at('/'), {})).status, 401, 'the index is behind the realm too');
+      assert.equal((await request(at('/'), { auth: [...USERS.health] })).status, 401, 'and only the metrics realm');
       assert.equal((await request(at('/prometheus/'), { auth: [...USERS.metrics] })).status, 404);
       const routes = (await request(`https://127.0.0.1:${keepd.ports.management ?? 0}/routes`, { auth: [...USERS.management] })).json() as Record<string, { method: string; url: string }[]>;
       assert.ok(routes.metrics?.some((route) => route.method === 'GET' && route.url === '/prometheus'), 'GET /routes shows the scrape path in use');
@@ -51,6 +56,7 @@ describe('prometheusMetrics.enabled and prometheusMetrics.endpoint', () => {
       await reload({ prometheusMetrics: { enabled: false } });
       const off = await request(at('/metrics'), { auth: [...USERS.metrics] });
       assert.equal(off.status, 404);
+      assert.deepEqual((await request(at('/'), { auth: [...USERS.metrics] })).json(), { listener: 'metrics', routes: [], note: 'prometheusMetrics.enabled is false' });
       assert.match(off.body, /prometheusMetrics\.enabled is false/);
       const health = (await request(`https://127.0.0.1:${keepd.ports.health ?? 0}/health`, { auth: [...USERS.health] })).json() as { components: { listeners: Record<string, { status: string }> } };
       assert.equal(health.components.listeners.metrics?.status, 'ok', 'the metrics listener still runs');

@@ -42,6 +42,15 @@ export function healthRoutes(ctx: HealthContext): RouteRegistrar {
   const cache = new HealthCache(ctx);
   return (app, { headers }) => {
     requireAccount(app, ctx.auth, headers);
+    // The product's quickstart links http://localhost:8886/: an index of this listener's routes.
+    app.get('/', () => ({
+      listener: 'health',
+      routes: [
+        { method: 'GET', path: '/health', description: 'every part keepd runs, 200 when all are up, 503 otherwise' },
+        { method: 'GET', path: '/health/live', description: 'liveness: keepd answers' },
+        { method: 'GET', path: '/health/ready', description: 'readiness: keepd and the product can serve' },
+      ],
+    }));
     app.get('/health', (_request, reply) => {
       const { statusCode, json } = cache.answer();
       return reply.code(statusCode).type('application/json; charset=utf-8').send(json);

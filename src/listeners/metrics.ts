@@ -26,6 +26,12 @@ export interface MetricsContext {
 export function metricsRoutes(ctx: MetricsContext): RouteRegistrar {
   return (app, { headers }) => {
     requireAccount(app, ctx.auth, headers);
+    // The product's quickstart links http://localhost:8890/: an index of this listener's routes (none while disabled).
+    app.get('/', () => {
+      const { enabled, endpoint } = ctx.prometheus();
+      const routes = enabled ? [{ method: 'GET', path: endpoint, description: 'Prometheus text format' }] : [];
+      return { listener: 'metrics', routes, ...(enabled ? {} : { note: 'prometheusMetrics.enabled is false' }) };
+    });
     app.get('/*', async (request, reply) => {
       const { enabled, endpoint } = ctx.prometheus();
       const path = request.url.split('?')[0] ?? '';
