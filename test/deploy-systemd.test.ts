@@ -21,10 +21,10 @@ const MAX_EXPOSURE = 2.0;
 /** With the low-port drop-in: one capability, and no user namespace (it would void the capability). */
 const MAX_EXPOSURE_LOW_PORT = 2.5;
 
-/** The shipped unit with ExecStart pointing at this machine's node and this checkout's bundle (verify checks they exist). */
+/** The shipped unit with ExecStart pointing at this checkout's bundle (verify checks it exists and is executable). */
 async function installed(withLowPort: boolean): Promise<string> {
   const dir = await tempDir();
-  const text = (await readFile(UNIT, 'utf8')).replace('/usr/bin/node', process.execPath).replace('/opt/keepd/dist/keepd.mjs', path.join(REPO_ROOT, 'dist', 'keepd.mjs'));
+  const text = (await readFile(UNIT, 'utf8')).replace('/opt/keepd/dist/keepd.mjs', path.join(REPO_ROOT, 'dist', 'keepd.mjs'));
   await writeFile(path.join(dir, 'keepd.service'), text);
   if (withLowPort) {
     await mkdir(path.join(dir, 'keepd.service.d'));
