@@ -26,7 +26,7 @@ import { cpuSeconds, h2load, wrk, type LoadResult } from './lib/front-load.js';
 import { writeNginxHealth } from './lib/front-nginx.js';
 import { frontOwnWork } from './lib/front-own-work.js';
 import { costOfMedians, emptySeries, fmt, renderReport, saveReport, signed, TOOL_LABELS, TOOLS, type FrontReport, type RoutingCost, type TargetFigures, type Tool } from './lib/front-report.js';
-import { has, median, pinned } from './lib/measure-tools.js';
+import { has, median, pinned, stopChild } from './lib/measure-tools.js';
 import { CLI, REPO_ROOT, TLS_FIXTURES } from './lib/spawn-keepd.js';
 
 const { values: options } = parseArgs({
@@ -66,12 +66,6 @@ const WRONG = basic('wrong');
 const work = await mkdtemp(path.join(tmpdir(), 'keepd-bench-front-'));
 const children: ChildProcess[] = [];
 
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
-}
 
 function accepting(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -310,7 +304,7 @@ try {
     }
     log(`run ${i + 1}/${RUNS}: ${summary.join('; ')}`);
   }
-  for (const child of [...children].reverse()) await stop(child);
+  for (const child of [...children].reverse()) await stopChild(child);
   if (profileDir) log(`keepd's CPU profile is in ${profileDir}`);
 
   // The front's own work on a routed request, in-process (what the throughput runs cannot resolve below their noise).
@@ -364,7 +358,7 @@ try {
   console.error(`bench-front: ${error instanceof Error ? error.message : String(error)}`);
   failed = true;
 } finally {
-  for (const child of [...children].reverse()) await stop(child);
+  for (const child of [...children].reverse()) await stopChild(child);
   await rm(work, { recursive: true, force: true });
 }
 process.exitCode = failed ? 1 : 0;

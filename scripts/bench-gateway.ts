@@ -23,7 +23,7 @@ import { writeNginxGateway } from './lib/gateway-nginx.js';
 import { startNoise } from './lib/gateway-noise.js';
 import { fmt, renderReport, saveReport, type Report, type Row, type StreamFigures } from './lib/gateway-report.js';
 import { download, makeUploadFile, rssMiB, upload } from './lib/gateway-stream.js';
-import { has, median, parseWrk, pinned, run } from './lib/measure-tools.js';
+import { has, median, parseWrk, pinned, run, stopChild } from './lib/measure-tools.js';
 import { REPO_ROOT, TLS_FIXTURES } from './lib/spawn-keepd.js';
 
 const { values: options } = parseArgs({ options: { seconds: { type: 'string', default: '6' }, runs: { type: 'string', default: '5' }, save: { type: 'boolean', default: false } } });
@@ -56,12 +56,6 @@ const AUTH = basic(PASSWORD);
 const work = await mkdtemp(path.join(tmpdir(), 'keepd-bench-gateway-'));
 const children: ChildProcess[] = [];
 
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
-}
 
 /** Spawns a server pinned to core 0 that prints one line when ready; resolves with it. */
 function startServer(command: string, args: string[]): Promise<{ child: ChildProcess; line: string }> {
@@ -181,7 +175,7 @@ try {
   const best = [...picked.values()].sort((a, b) => median(b.rps) - median(a.rps))[0];
   if (!best) throw new Error('no bare proxy variant was measured');
   const bestVariant = best.key.replace('bare-', '');
-  for (const [variant, { child }] of bare) if (variant !== bestVariant) await stop(child);
+  for (const [variant, { child }] of bare) if (variant !== bestVariant) await stopChild(child);
   const baseline = bare.get(bestVariant)?.subject;
   if (!baseline) throw new Error('the baseline proxy is gone');
   subjects.push({ ...baseline, key: 'bare' });
@@ -212,7 +206,7 @@ try {
     await streamVia('upstream direct (reference; RSS of the stand-in)', upstream, standIn.pid, false),
   ];
   const keepdWarnings = [keepdLog(keepdPass.child), keepdLog(keepdFunc.child)].join('').split('\n').filter((l) => /"level":\s*(50|60)/.test(l));
-  for (const child of [...children].reverse()) await stop(child);
+  for (const child of [...children].reverse()) await stopChild(child);
 
   // --- report -------------------------------------------------------------------------------
   const rps = (key: string): number => median(rows.get(key)?.rps ?? []);
@@ -258,6 +252,6 @@ try {
   }
   process.exitCode = report.targets.every((t) => t.met) ? 0 : 1;
 } finally {
-  for (const child of [...children].reverse()) await stop(child).catch(() => undefined);
+  for (const child of [...children].reverse()) await stopChild(child).catch(() => undefined);
   await rm(work, { recursive: true, force: true });
 }

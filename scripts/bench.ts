@@ -26,9 +26,10 @@ import { trustTest } from '../src/config/trusted-proxies.js';
 import { authenticate, type AuthGate, type AuthOutcome } from '../src/auth/authenticate.js';
 import { KeepdMetrics } from '../src/metrics/keepd-metrics.js';
 import { freePortFor } from './lib/free-port.js';
+import { writeNginxHealth } from './lib/front-nginx.js';
 import { SECTION_MARKER as FRONT_SECTION } from './lib/front-report.js';
 import { SECTION_MARKER as GATEWAY_SECTION } from './lib/gateway-report.js';
-import { has, median, parseAb, parseSTime, parseWrk, pinned, run, spread } from './lib/measure-tools.js';
+import { has, median, parseAb, parseSTime, parseWrk, pinned, run, spread, stopChild } from './lib/measure-tools.js';
 import { CLI, REPO_ROOT, summarize, TLS_FIXTURES } from './lib/spawn-keepd.js';
 
 const { values: options } = parseArgs({ options: { seconds: { type: 'string', default: '6' }, runs: { type: 'string', default: '5' }, save: { type: 'boolean', default: false } } });
@@ -96,12 +97,6 @@ function startKeepd(): ChildProcess {
   return spawn(command, args, { stdio: 'ignore' });
 }
 
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
-}
 
 async function rssMiB(pid: number | undefined): Promise<number> {
   const status = await readFile(`/proc/${pid ?? 0}/status`, 'utf8');
@@ -130,7 +125,7 @@ for (let i = 0; i < 5; i++) {
   const child = startKeepd();
   while (!(await Promise.all(Object.values(ports).map(accepting))).every(Boolean)) await new Promise((resolve) => setTimeout(resolve, 2));
   startups.push(performance.now() - started);
-  await stop(child);
+  await stopChild(child);
 }
 
 // --- servers -----------------------------------------------------------------------------
@@ -153,47 +148,10 @@ const bareServer = (): Promise<Target> => {
   return new Promise((resolve) => child.stdout.once('data', (line: Buffer) => resolve({ name: 'bare Node', port: (JSON.parse(line.toString()) as { port: number }).port, child })));
 };
 const nginxServer = async (): Promise<Target> => {
-  const prefix = path.join(work, 'nginx');
-  await mkdir(path.join(prefix, 'html'), { recursive: true });
-  await writeFile(path.join(prefix, 'html', 'health'), healthBody);
-  // apr1 (htpasswd's default). nginx checks it on every request: it has no cache.
-  const hash = (await run('openssl', ['passwd', '-apr1', PASSWORD])).output.trim();
-  await writeFile(path.join(prefix, 'htpasswd'), `${USER}:${hash}\n`);
   const port = await freePortFor();
-  const tls13 = 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256';
-  const { DEFAULT_CIPHERS } = await import('../src/tls/tls-policy.js');
-  await writeFile(
-    path.join(prefix, 'nginx.conf'),
-    `worker_processes 1;
-daemon off;
-user root;
-pid ${prefix}/nginx.pid;
-error_log ${prefix}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_timeout 10s;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:${port} ssl;
-    ssl_certificate ${certFile};
-    ssl_certificate_key ${keyFile};
-    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_ciphers ${DEFAULT_CIPHERS.filter((c) => !c.startsWith('TLS_')).join(':')};
-    ssl_conf_command Ciphersuites ${tls13};
-    ssl_prefer_server_ciphers on;
-    ssl_session_tickets on;
-    root ${prefix}/html;
-    location = /health {
-      auth_basic "healthcheckAPI";
-      auth_basic_user_file ${prefix}/htpasswd;
-      default_type application/json;
-    }
-  }
-}
-`,
-  );
-  const [command, args] = server('nginx', ['-p', prefix, '-c', path.join(prefix, 'nginx.conf')]);
+  // HTTP/1.1 only here: bench-front.ts measures nginx's HTTP/2.
+  const nginxArgs = await writeNginxHealth({ prefix: path.join(work, 'nginx'), port, keyFile, certFile, user: USER, password: PASSWORD, body: healthBody, http2: false });
+  const [command, args] = server('nginx', nginxArgs);
   const child = spawn(command, args, { stdio: 'inherit' });
   while (!(await accepting(port))) await new Promise((resolve) => setTimeout(resolve, 20));
   return { name: 'nginx', port, child };
@@ -263,7 +221,7 @@ for (let i = 0; i < RUNS; i++) {
   log(`run ${i + 1}/${RUNS} done`);
 }
 const rssAfterLoad = await rssMiB(keepd.pid);
-for (const target of servers) if (target.child) await stop(target.child);
+for (const target of servers) if (target.child) await stopChild(target.child);
 
 // --- keepd alone ---------------------------------------------------------------------------
 log('keepd: /metrics scrapes, new and repeated credentials');
@@ -286,7 +244,7 @@ const burstState = { over: false };
 void burstDone.then(() => (burstState.over = true));
 while (!burstState.over) duringBurst.push((await get(ports.HEALTHCHECKPORT, '/health', AUTH, agent)).ms);
 agent.destroy();
-await stop(keepd);
+await stopChild(keepd);
 
 // The cost of a repeated credential over no authentication: keepd's real authentication
 // (listeners/authentication.ts: parse, throttle, cache) called directly with a cached credential,

@@ -6,9 +6,8 @@
  * written by hand and left as it is. It comes after the gateway section (gateway-report.ts);
  * scripts/bench.ts replaces its own part only, which ends where the first of these sections starts.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { median, spread } from './measure-tools.js';
+import { saveSection } from './report-section.js';
 
 export const SECTION_MARKER = '<!-- bench-front:section -->';
 const START = '<!-- bench-front:latest -->';
@@ -139,24 +138,7 @@ over each protocol it speaks); a run with a non-2xx answer, an errored or timed-
 another protocol than asked does not count. p99 for h2load from its per-request log.
 `;
 
-const REASONS_PART = `### What misses and why
-
-${REASONS}
-`;
-
 /** Replaces the generated part of the front section in `doc` (creating the section at the end when absent). */
 export async function saveReport(doc: string, table: string): Promise<void> {
-  await mkdir(path.dirname(doc), { recursive: true });
-  const previous = await readFile(doc, 'utf8').catch(() => '# Benchmarks\n');
-  const generated = `${START}\n${table}\n${END}`;
-  const start = previous.indexOf(START);
-  const end = previous.indexOf(END);
-  let next: string;
-  if (start >= 0 && end > start) next = `${previous.slice(0, start)}${generated}${previous.slice(end + END.length)}`;
-  else if (previous.includes(SECTION_MARKER)) {
-    const at = previous.indexOf(SECTION_MARKER) + SECTION_MARKER.length;
-    // The section without its generated part (edited by hand): the part right after the marker.
-    next = `${previous.slice(0, at)}\n${generated}${previous.slice(at)}`;
-  } else next = `${previous.trimEnd()}\n\n${SECTION_MARKER}\n${HEAD}\n${generated}\n\n${REASONS_PART}`;
-  await writeFile(doc, next);
+  await saveSection(doc, { marker: SECTION_MARKER, start: START, end: END, head: HEAD, reasons: REASONS }, table);
 }

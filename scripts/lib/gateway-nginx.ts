@@ -5,10 +5,9 @@
  * in front (what admins add for a password; an apr1 file from `openssl passwd -apr1`, which
  * nginx checks on every request: it has no cache). One worker, everything inside a prefix.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { DEFAULT_CIPHERS } from '../../src/tls/tls-policy.js';
-import { run } from './measure-tools.js';
+import { nginxHead, nginxTls, writeHtpasswd } from './nginx-conf.js';
 
 export interface NginxGatewayOptions {
   prefix: string;
@@ -26,19 +25,8 @@ export interface NginxGatewayOptions {
 /** Writes the configuration and password file; resolves with the arguments to start nginx with. */
 export async function writeNginxGateway(options: NginxGatewayOptions): Promise<string[]> {
   const { prefix, upstreamPort, proxyPort, authPort, keyFile, certFile, user, password } = options;
-  await mkdir(path.join(prefix, 'temp'), { recursive: true });
-  const hash = (await run('openssl', ['passwd', '-apr1', password])).output.trim();
-  if (!hash.startsWith('$apr1$')) throw new Error(`openssl passwd -apr1 gave ${hash}`);
-  const htpasswd = path.join(prefix, 'htpasswd');
-  await writeFile(htpasswd, `${user}:${hash}\n`);
-  const tls13 = 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256';
-  const tls = `    ssl_certificate ${certFile};
-    ssl_certificate_key ${keyFile};
-    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_ciphers ${DEFAULT_CIPHERS.filter((c) => !c.startsWith('TLS_')).join(':')};
-    ssl_conf_command Ciphersuites ${tls13};
-    ssl_prefer_server_ciphers on;
-    ssl_session_tickets on;`;
+  const htpasswd = await writeHtpasswd(prefix, user, password);
+  const tls = nginxTls(certFile, keyFile);
   const proxied = `      proxy_pass http://upstream_pool;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
@@ -51,21 +39,7 @@ export async function writeNginxGateway(options: NginxGatewayOptions): Promise<s
   const conf = path.join(prefix, 'nginx.conf');
   await writeFile(
     conf,
-    `worker_processes 1;
-user root;
-pid ${prefix}/nginx.pid;
-error_log ${prefix}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/temp/body;
-  proxy_temp_path ${prefix}/temp/proxy;
-  fastcgi_temp_path ${prefix}/temp/fastcgi;
-  uwsgi_temp_path ${prefix}/temp/uwsgi;
-  scgi_temp_path ${prefix}/temp/scgi;
-  keepalive_timeout 10s;
-  # As for keepd (node sets no limit): wrk's connections are not reopened every 1000 requests.
-  keepalive_requests 1000000;
+    `${await nginxHead(prefix)}
   upstream upstream_pool {
     server 127.0.0.1:${upstreamPort};
     keepalive 32;

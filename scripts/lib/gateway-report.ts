@@ -4,9 +4,8 @@
  * the generated part between `<!-- bench-gateway:latest -->` and `<!-- /bench-gateway:latest -->`
  * (the only text a run replaces), then "What misses and why", written by hand and left as it is. scripts/bench.ts replaces its own part only, which ends where this section starts.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { median, spread } from './measure-tools.js';
+import { saveSection } from './report-section.js';
 import type { Transfer } from './gateway-stream.js';
 
 export const SECTION_MARKER = '<!-- bench-gateway:section -->';
@@ -99,21 +98,7 @@ upstream and the proxy in front of it share one core, as the issue's setup asks 
 on one core, load on the other"), so a proxy's cost also shows as the upstream's lost share.
 `;
 
-const REASONS_PART = `### What misses and why
-
-${REASONS}
-`;
-
-/** Replaces the generated part of the gateway section in `doc` (creating the section when absent). */
+/** Replaces the generated part of the gateway section in `doc` (creating the section at the end when absent). */
 export async function saveReport(doc: string, table: string): Promise<void> {
-  await mkdir(path.dirname(doc), { recursive: true });
-  const previous = await readFile(doc, 'utf8').catch(() => '# Benchmarks\n');
-  const generated = `${START}\n${table}\n${END}`;
-  const start = previous.indexOf(START);
-  const end = previous.indexOf(END);
-  let next: string;
-  if (start >= 0 && end > start) next = `${previous.slice(0, start)}${generated}${previous.slice(end + END.length)}`;
-  else if (previous.includes(SECTION_MARKER)) next = `${previous.trimEnd()}\n\n${generated}\n`;
-  else next = `${previous.trimEnd()}\n\n${SECTION_MARKER}\n${HEAD}\n${generated}\n\n${REASONS_PART}`;
-  await writeFile(doc, next);
+  await saveSection(doc, { marker: SECTION_MARKER, start: START, end: END, head: HEAD, reasons: REASONS }, table);
 }

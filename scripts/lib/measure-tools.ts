@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 
 /** Runs a command, resolving with its stdout+stderr and wall time. */
@@ -62,4 +62,12 @@ export function spread(values: number[]): string {
   if (values.length < 2) return '';
   const m = median(values);
   return `±${((Math.max(...values.map((v) => Math.abs(v - m))) / m) * 100).toFixed(0)}%`;
+}
+
+/** SIGTERM, then resolves once the process has exited (at once if it already has). */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
 }
