@@ -1,4 +1,4 @@
-import { isLoopbackAddress, isWildcardAddress } from './addresses.js';
+import { isLoopbackAddress, reachesListener } from './addresses.js';
 import { REALM_LISTENERS, type RealmListener } from './listener-table.js';
 import type { ListenerSettings } from './listener-settings.js';
 import type { KeepConfig } from './schema.js';
@@ -94,22 +94,14 @@ export function frontProblems(front: ListenerSettings, routes: readonly FrontRou
       const how = name === 'metrics' ? 'set metrics.enabled (and listeners.metrics.enabled) to true' : `remove listeners.${name}.enabled: false`;
       out.push({ path: at, message: `routes to the ${name} listener, which is off: ${how} (its own port can stay private with listeners.${name}.HOST "127.0.0.1"), or remove the route` });
     }
-    if (route.target.kind === 'upstream' && pointsAtItself(route.target.origin, front, localAddresses)) {
+    if (route.target.kind === 'upstream' && reachesListener(new URL(route.target.origin), front.port, front.host, localAddresses)) {
       out.push({ path: at, message: `points at the front listener's own port ${front.port}: every request would come back to it` });
     }
   }
   return out;
 }
 
-/** `localAddresses`: this machine's interface addresses (a front on all interfaces answers on each). Names are not resolved. */
-function pointsAtItself(origin: string, front: ListenerSettings, localAddresses: readonly string[]): boolean {
-  const url = new URL(origin);
-  const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  if (port !== front.port) return false;
-  if (isWildcardAddress(front.host)) return isLoopbackAddress(host) || isWildcardAddress(host) || localAddresses.includes(host);
-  return host === front.host || (isLoopbackAddress(host) && front.host !== undefined && isLoopbackAddress(front.host));
-}
+
 
 /** What an admin should know: the management listener on the front port, plain http upstreams elsewhere, unreachable routes. */
 export function frontWarnings(front: ListenerSettings, routes: readonly FrontRoute[]): string[] {

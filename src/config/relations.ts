@@ -1,4 +1,4 @@
-import { isLoopbackAddress, isWildcardAddress } from './addresses.js';
+import { reachesListener } from './addresses.js';
 import { getOwn, isJsonObject, type JsonObject } from './json.js';
 import { isRealmListener, LISTENER_NAMES, LISTENERS } from './listener-table.js';
 
@@ -52,12 +52,8 @@ function upstreamLoop(merged: JsonObject, data: JsonObject | undefined): Relatio
   const url = isJsonObject(upstream) ? stringAt(upstream, 'url') : undefined;
   const port = getOwn(merged, 'PORT');
   if (url === undefined || !URL.canParse(url) || typeof port !== 'number' || port === 0) return [];
-  const target = new URL(url);
-  const targetPort = target.port === '' ? (target.protocol === 'https:' ? 443 : 80) : Number(target.port);
-  const host = target.hostname.replace(/^\[|\]$/g, '');
   const bound = stringAt(data ?? {}, 'HOST') ?? stringAt(merged, 'HOST');
-  const mine = isWildcardAddress(bound) ? isLoopbackAddress(host) || isWildcardAddress(host) : host === bound || (isLoopbackAddress(host) && bound !== undefined && isLoopbackAddress(bound));
-  if (targetPort !== port || !mine) return [];
+  if (!reachesListener(new URL(url), port, bound)) return [];
   return [
     {
       path: ['listeners', 'data', 'upstream', 'url'],
