@@ -1,6 +1,6 @@
 /**
  * Import rules of keepd's src/, checked by `npm run check:imports` (part of `npm test`).
- * Layers, bottom to top: support -> config -> accounts, tls, metrics -> auth -> gateway -> listeners -> runtime -> cli.
+ * Layers, bottom to top: support -> config -> accounts, tls, metrics -> acme -> auth -> gateway -> listeners -> runtime -> cli.
  * An import may only point down; and no cycles at all, type-only imports included.
  */
 const above = (layer, higher) => ({
@@ -20,11 +20,12 @@ module.exports = {
       from: {},
       to: { circular: true },
     },
-    above('support', ['config', 'accounts', 'tls', 'metrics', 'auth', 'gateway', 'listeners', 'runtime', 'cli']),
-    above('config', ['accounts', 'tls', 'metrics', 'auth', 'gateway', 'listeners', 'runtime', 'cli']),
-    above('accounts', ['tls', 'metrics', 'auth', 'gateway', 'listeners', 'runtime', 'cli']),
-    above('tls', ['accounts', 'metrics', 'auth', 'gateway', 'listeners', 'runtime', 'cli']),
-    above('metrics', ['accounts', 'tls', 'auth', 'gateway', 'listeners', 'runtime', 'cli']),
+    above('support', ['config', 'accounts', 'tls', 'metrics', 'acme', 'auth', 'gateway', 'listeners', 'runtime', 'cli']),
+    above('config', ['accounts', 'tls', 'metrics', 'acme', 'auth', 'gateway', 'listeners', 'runtime', 'cli']),
+    above('accounts', ['tls', 'metrics', 'acme', 'auth', 'gateway', 'listeners', 'runtime', 'cli']),
+    above('tls', ['accounts', 'metrics', 'acme', 'auth', 'gateway', 'listeners', 'runtime', 'cli']),
+    above('metrics', ['accounts', 'tls', 'acme', 'auth', 'gateway', 'listeners', 'runtime', 'cli']),
+    above('acme', ['accounts', 'metrics', 'auth', 'gateway', 'listeners', 'runtime', 'cli']),
     above('auth', ['gateway', 'listeners', 'runtime', 'cli']),
     above('gateway', ['listeners', 'runtime', 'cli']),
     above('listeners', ['runtime', 'cli']),

@@ -25,7 +25,7 @@ function material(serial: string): TlsMaterial {
   };
 }
 
-type Spec = { enabled?: boolean; port?: number; host?: string; tls?: string | null; http2?: boolean; limits?: Partial<ListenerLimits> };
+type Spec = { enabled?: boolean; port?: number; host?: string; tls?: string | null; http2?: boolean; acme?: boolean; limits?: Partial<ListenerLimits> };
 
 const defaultPort = (name: ListenerName): number => (isRealmListener(name) ? LISTENERS[name].defaultPort : FRONT_DEFAULT_PORT);
 
@@ -38,6 +38,7 @@ function settings(name: ListenerName, spec: Spec): ListenerSettings {
     realm: isRealmListener(name) ? LISTENERS[name].realm : undefined,
     http2: spec.http2 ?? true,
     tls: undefined,
+    acme: spec.acme ?? false,
     tlsKeysAt: [],
     sni: [],
     limits: { ...LIMITS, ...spec.limits },
@@ -85,6 +86,13 @@ describe('plan(running, next): the socket work of a reload', () => {
     ['HTTP/2 streams per connection: tune (new and open sessions get the setting)', {}, { limits: { maxStreamsPerConnection: 8 } }, ['health: tune (limits)']],
     ['port wins over everything else', {}, { port: 9999, host: '::1', tls: null }, ['health: rebind (port 8886 -> 9999)']],
     ['rebind wins over a new certificate', {}, { host: '::1', tls: 'serial-2' }, ['health: rebind (address 127.0.0.1 -> ::1)']],
+    ['ACME without a certificate yet, as it runs: nothing', { acme: true, tls: null }, { acme: true, tls: null }, []],
+    ['ACME: the certificate arrived on disk (another process ordered it): swap TLS', { acme: true, tls: null }, { acme: true, tls: 'serial-2' }, ['health: swap-tls (certificate serial-2)']],
+    ['ACME: the certificate in use is the one on disk: nothing', { acme: true, tls: 'serial-2' }, { acme: true, tls: 'serial-2' }, []],
+    ['ACME without a certificate yet keeps serving TLS: not "TLS off"', { acme: true, tls: null }, { acme: true, tls: null, limits: { maxConnections: 7 } }, ['health: tune (limits)']],
+    ['from files to ACME: rebind (it answers tls-alpn-01)', {}, { acme: true, tls: null }, ['health: rebind (certificate from ACME)']],
+    ['from ACME to files: rebind', { acme: true, tls: 'serial-2' }, {}, ['health: rebind (certificate from files)']],
+    ['plain to ACME: TLS on', { tls: null }, { acme: true, tls: null }, ['health: rebind (TLS on)']],
     ['a new certificate and new limits: one swap that also tunes', {}, { tls: 'serial-2', limits: { maxConnections: 7 } }, ['health: swap-tls (certificate serial-2, limits)']],
   ];
   for (const [name, running, next, expected, policy] of cases) {
@@ -110,6 +118,7 @@ describe('tlsRemovals(running, next): a reload never turns TLS off', () => {
     ['TLS dropped, listener disabled: nothing served in clear', true, { tls: null, enabled: false }, 0],
     ['plain before, plain after', false, { tls: null }, 0],
     ['plain before, TLS after', false, {}, 0],
+    ['TLS from files, then ACME waiting for its certificate: still TLS', true, { tls: null, acme: true }, 0],
   ];
   for (const [name, tls, spec, count] of cases) {
     it(name, () => {

@@ -1,3 +1,4 @@
+import { acmeStateLines } from '../acme/state-report.js';
 import { maskConfig } from '../config/mask.js';
 import { formatProblem, type ConfigProblem } from '../config/problems.js';
 import { listSources } from '../config/provenance.js';
@@ -32,7 +33,8 @@ export async function checkCommand(ctx: CliContext, configDir: string, withSourc
     ctx.stderr(formatProblems(configDir, preparation.problems));
     return EXIT.usage;
   }
-  const { loaded, warnings, accounts } = preparation.prepared;
+  const { loaded, warnings, accounts, acme } = preparation.prepared;
+  for (const line of acme ? await acmeStateLines(acme.settings, acme.stored) : []) ctx.stderr(`keepd: acme: ${line}\n`);
   const scan = await boundedScan(accounts);
   for (const warning of [...warnings, ...scan.found.map(describePublicCredential)]) ctx.stderr(`keepd: warning: ${warning}\n`);
   if (scan.checked < scan.total) {

@@ -1,5 +1,6 @@
 import { perListener } from '../config/listener-table.js';
-import { Daemon, StartupError } from '../runtime/daemon.js';
+import { Daemon } from '../runtime/daemon.js';
+import { StartupError } from '../runtime/startup-error.js';
 import { besideProduct, firstRunBanner, generateFirstRun, markPasswordsShown, needsFirstRun, removeFirstRunLeftovers, unshownFirstRun, type FirstRun } from '../runtime/first-run.js';
 import { createLogger } from '../support/logger.js';
 import { loadConfiguration } from '../runtime/reload.js';

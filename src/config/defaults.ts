@@ -1,4 +1,5 @@
 import type { JsonObject } from './json.js';
+import { LETS_ENCRYPT } from './acme-schema.js';
 import { FRONT_DEFAULT_PORT, REALM_LISTENERS, LISTENERS, REALMS } from './listener-table.js';
 
 /**
@@ -44,6 +45,9 @@ export function builtInDefaults(): JsonObject {
     // proxied exchange may wait for the product (the product's docs raise it for long DQL queries).
     bodyHandler: { bodyLimit: 10_000_000 },
     httpIdleTimeout: 60,
+    // keepd's own (docs/acme.md): certificates from Let's Encrypt, off until domains are listed.
+    // stateDir has no default here: it is outside the configuration folder (acme-settings.ts).
+    acme: { directory: LETS_ENCRYPT, domains: [], challenge: 'tls-alpn-01', httpPort: 80 },
     listeners: {
       // The gateway is off until listeners.data.upstream.url is set.
       data: { upstream: { auth: 'passthrough', connectTimeoutMs: 5000, probe: { path: '/', intervalSeconds: 10, timeoutMs: 2000 } } },

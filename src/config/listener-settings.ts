@@ -27,8 +27,10 @@ export interface ListenerSettings {
   realm: Realm | undefined;
   /** TLS only: offer HTTP/2 next to HTTP/1.1 by ALPN (`http2`, the block's over the top level). */
   http2: boolean;
-  /** Absent: plain http. */
+  /** Files the certificate comes from; absent: plain http, or ACME (`acme`). */
   tls: TlsSource | undefined;
+  /** TLS with certificates from the ACME CA (`acme`, docs/acme.md), not from files. */
+  acme: boolean;
   /** Where the TLS keys came from: `listeners.<name>` or the top level. */
   tlsKeysAt: string[];
   /** `certificates` from the same place as the TLS keys; empty without TLS. */
@@ -104,6 +106,19 @@ function hasTlsKeys(block: TlsKeys): boolean {
 }
 
 /**
+ * Whether a listener takes its certificate from ACME: named in `acme.listeners`, or, without
+ * that list, every listener with no TLS keys (its own or the top level's). Off while
+ * `acme.domains` is empty.
+ */
+export function usesAcme(name: ListenerName, config: KeepConfig): boolean {
+  const { acme } = config;
+  if (acme.domains.length === 0) return false;
+  if (acme.listeners) return acme.listeners.includes(name);
+  const block = config.listeners[name];
+  return !(block !== undefined && hasTlsKeys(block)) && !hasTlsKeys(config);
+}
+
+/**
  * Each listener's port, address, realm and TLS. The product's top-level keys apply to all four;
  * a `listeners.<name>` block overrides HOST, and its TLS keys (when it has any) replace the
  * top-level ones entirely, so that passwords of one keystore never meet another's file.
@@ -113,6 +128,9 @@ export function resolveListenerSettings(config: KeepConfig, configDir: string): 
   return perListener((name): ListenerSettings => {
     const block = config.listeners[name];
     const ownTls = block !== undefined && hasTlsKeys(block);
+    // Named in acme.listeners, a listener leaves the top-level keys for ACME (its own keys are a problem: acme-settings.ts).
+    const acme = usesAcme(name, config);
+    const files = acme ? undefined : tlsSource(ownTls ? block : config, configDir);
     const metricsOff = name === 'metrics' && !config.metrics.enabled;
     return {
       name,
@@ -121,9 +139,10 @@ export function resolveListenerSettings(config: KeepConfig, configDir: string): 
       host: block?.HOST ?? config.HOST,
       realm: isRealmListener(name) ? LISTENERS[name].realm : undefined,
       http2: block?.http2 ?? config.http2,
-      tls: tlsSource(ownTls ? block : config, configDir),
-      tlsKeysAt: ownTls ? ['listeners', name] : [],
-      sni: tlsSource(ownTls ? block : config, configDir) ? sniSources(ownTls ? block : config, configDir) : [],
+      tls: files,
+      acme,
+      tlsKeysAt: acme ? ['acme'] : ownTls ? ['listeners', name] : [],
+      sni: files ? sniSources(ownTls ? block : config, configDir) : [],
       limits: gatewayLimits(name, config, mergeLimits(config.limits, block?.limits)),
     };
   });

@@ -8,6 +8,7 @@ import { sourcesAt, type SourceTree } from './merge.js';
 import { describeFound, formatPath, type ConfigProblem } from './problems.js';
 import { parseTrustedProxy } from './trusted-proxies.js';
 import { relationProblems } from './relations.js';
+import { acmeBlock } from './acme-schema.js';
 
 /*
  * Only the keys keepd uses are validated; every other key is kept as it is (looseObject), because
@@ -189,8 +190,6 @@ const trustedProxy = z.string({ error: 'an IP address or CIDR such as "10.0.0.0/
   if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
 });
 
-
-
 export const configSchema = z.looseObject({
   PORT: port,
   HEALTHCHECKPORT: port,
@@ -251,6 +250,7 @@ export const configSchema = z.looseObject({
   ),
   httpIdleTimeout: integer(1, 86_400, 'seconds'),
   http2: z.boolean({ error: 'true or false' }),
+  acme: acmeBlock,
   listeners: z.looseObject(
     { data: dataBlock, health: listenerBlock, management: listenerBlock, metrics: listenerBlock, front: frontBlock },
     { error: 'an object with the blocks data, health, management, metrics, front' },

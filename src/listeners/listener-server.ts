@@ -1,5 +1,5 @@
 import type { Server as HttpServer } from 'node:http';
-import type { TLSSocket } from 'node:tls';
+import type { SecureContext, TLSSocket } from 'node:tls';
 import { fastify, LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { ListenerName } from '../config/listener-table.js';
@@ -49,6 +49,8 @@ export interface ListenerServerOptions {
   front?: FrontDoor | undefined;
   /** trustedProxies in use: whose X-Forwarded-For names the client (logs), and who has no per-client connection limit. */
   trust: () => TrustTest;
+  /** The pending tls-alpn-01 challenge certificate for a name (ACME listeners). */
+  acmeChallenge: (servername: string) => SecureContext | undefined;
 }
 
 /** One listener: its own Fastify instance, server, TLS context, limits and Basic-auth realm. */
@@ -76,7 +78,8 @@ export class ListenerServer {
     this.#settings = prepared.settings;
     this.#policy = policy;
     this.#tls = prepared.tls;
-    this.scheme = prepared.tls ? 'https' : 'http';
+    // An ACME listener serves TLS from the start, before its certificate arrives (updateTls).
+    this.scheme = prepared.tls || prepared.settings.acme ? 'https' : 'http';
     const { tls } = prepared;
     const { limits } = prepared.settings;
     let node: NodeServer | undefined;
@@ -101,7 +104,7 @@ export class ListenerServer {
         const entry = listenerEntry(front, handler as RequestHandler, () => this.#closing, () => this.#settings.limits.requestTimeoutMs);
         this.#entry = entry;
         node = new NodeServer({
-          tls: tls && { options: secureServerOptions(tls, policy), sni: (name) => this.#sni.contextFor(name) },
+          tls: this.scheme === 'https' ? { options: secureServerOptions(tls, policy), sni: (name) => this.#sni.contextFor(name), acme: prepared.settings.acme ? options.acmeChallenge : undefined } : undefined,
           http2: prepared.settings.http2,
           limits: () => this.#settings.limits,
           entry,
@@ -127,7 +130,7 @@ export class ListenerServer {
    */
   #setup(options: ListenerServerOptions): void {
     const { name } = this;
-    const headers = securityHeaders(name, this.#tls !== undefined);
+    const headers = securityHeaders(name, this.scheme === 'https');
     this.#app.addHook('onRoute', (route) => {
       for (const method of [route.method].flat()) this.routes.push({ method, url: route.url });
     });
@@ -150,7 +153,7 @@ export class ListenerServer {
       }
       return reply.code(statusCode).send(errorBody(statusCode, error.message));
     });
-    if (!this.#tls) {
+    if (this.scheme === 'http') {
       // A request the front listener routes here over TLS: HSTS as on a TLS listener.
       this.#app.addHook('onRequest', (request, reply, done) => {
         if ((request.raw.socket as Partial<TLSSocket>).encrypted === true) void reply.header('strict-transport-security', HSTS);

@@ -7,6 +7,7 @@ import type { SecureContext } from 'node:tls';
 import type { ListenerLimits } from '../config/listener-settings.js';
 import { errorBody, HSTS } from '../support/http-answers.js';
 import { closeAfterAnswer, cutRequest, requestArrived, writeHead, type NodeRequest, type NodeResponse, type RequestHandler } from '../support/node-http.js';
+import { acmeAlpnCallbacks } from './acme-alpn.js';
 import { ClientConnections } from './client-connections.js';
 import { openFrontDoor, type ListenerEntry } from './front-door.js';
 import { serverTimeouts } from './server-options.js';
@@ -18,8 +19,11 @@ import { serverTimeouts } from './server-options.js';
  */
 
 export interface NodeServerOptions {
-  /** undefined: plain http (HTTP/1.1 only; no h2c). */
-  tls: { options: HttpsOptions; sni: (servername: string) => SecureContext | undefined } | undefined;
+  /**
+   * undefined: plain http (HTTP/1.1 only; no h2c). `acme`: the tls-alpn-01 challenge certificate
+   * for a name, while an order is under way (an ACME listener; acme-alpn.ts).
+   */
+  tls: { options: HttpsOptions; sni: (servername: string) => SecureContext | undefined; acme: ((servername: string) => SecureContext | undefined) | undefined } | undefined;
   /** TLS only: offer h2 next to http/1.1. */
   http2: boolean;
   /** The limits in use (a reload tunes them). */
@@ -109,7 +113,9 @@ export class NodeServer {
     if (tls === undefined) {
       this.server = createHttpServer(timeouts, entry.request);
     } else {
-      const secure = { ...tls.options, handshakeTimeout: now.handshakeTimeoutMs, SNICallback: (name: string, done: (error: Error | null, context?: SecureContext) => void) => done(null, tls.sni(name)) };
+      const sni = (name: string, done: (error: Error | null, context?: SecureContext) => void): void => done(null, tls.sni(name));
+      const callbacks = tls.acme ? acmeAlpnCallbacks(this.http2 ? ['h2', 'http/1.1'] : ['http/1.1'], tls.acme, tls.sni) : { SNICallback: sni };
+      const secure = { ...tls.options, handshakeTimeout: now.handshakeTimeoutMs, ...callbacks };
       this.server = this.http2 ? this.#http2Server(secure, options) : createHttpsServer({ ...secure, ...timeouts }, entry.request);
     }
     // Node reads connectionsCheckingInterval when it starts listening; the rest is set (and tuned) as properties.

@@ -17,8 +17,9 @@ export function securityHeaders(listener: ListenerName, tls: boolean): Record<st
   return headers;
 }
 
-export function secureServerOptions(material: TlsMaterial, policy: TlsPolicy): HttpsOptions {
-  return { ...material.options, minVersion: policy.minVersion, maxVersion: policy.maxVersion, ciphers: policy.ciphers, honorCipherOrder: true };
+/** undefined material: an ACME listener waiting for its certificate (its handshakes fail until it arrives). */
+export function secureServerOptions(material: TlsMaterial | undefined, policy: TlsPolicy): HttpsOptions {
+  return { ...material?.options, minVersion: policy.minVersion, maxVersion: policy.maxVersion, ciphers: policy.ciphers, honorCipherOrder: true };
 }
 
 export function serverTimeouts(limits: ListenerLimits) {

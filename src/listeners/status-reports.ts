@@ -2,6 +2,7 @@ import type { UpstreamStatus } from '../gateway/upstream-health.js';
 import { type ListenerName, type Realm } from '../config/listener-table.js';
 import type { PublicCredential } from '../accounts/public-credentials.js';
 import { daysUntil, type CertificateSummary } from '../tls/certificate-summary.js';
+import type { AcmeStatus } from '../acme/manager.js';
 
 /** The background public-password scan: `running` until every account of the configuration in use is judged. */
 export interface ScanProgress {
@@ -14,6 +15,8 @@ export interface ListenerStatus {
   name: ListenerName;
   enabled: boolean;
   up: boolean;
+  /** Its certificate comes from ACME (`certificate` undefined: not obtained yet). */
+  acme: boolean;
   scheme: 'http' | 'https' | undefined;
   /** Offers HTTP/2 (h2) next to HTTP/1.1; undefined while not running. */
   http2: boolean | undefined;
@@ -45,6 +48,8 @@ export interface DaemonSnapshot {
   stopping: boolean;
   /** The product behind the data listener; undefined when none is configured. */
   upstream: UpstreamStatus | undefined;
+  /** Certificates from ACME; undefined while `acme.domains` is empty. */
+  acme: AcmeStatus | undefined;
 }
 
 /** A certificate expiring within this many days makes /health "degraded" (still 200). */
@@ -72,9 +77,10 @@ export function healthReport(snapshot: DaemonSnapshot, now = Date.now()): { stat
       listeners[listener.name] = { status: 'disabled' };
       continue;
     }
-    const status: ComponentStatus = listener.up && !snapshot.stopping ? 'ok' : 'failing';
+    const waiting = listener.up && listener.acme && !listener.certificate;
+    const status: ComponentStatus = listener.up && !snapshot.stopping && !waiting ? 'ok' : 'failing';
     statuses.push(status);
-    listeners[listener.name] = { status, scheme: listener.scheme, port: listener.port };
+    listeners[listener.name] = { status, scheme: listener.scheme, port: listener.port, ...(waiting ? { reason: 'waiting for its certificate from ACME (components.acme)' } : {}) };
     if (listener.certificate) {
       const component = certificateComponent(listener.certificate, now);
       statuses.push(component.status);
@@ -92,10 +98,12 @@ export function healthReport(snapshot: DaemonSnapshot, now = Date.now()): { stat
   statuses.push(accounts.status);
   const upstream = snapshot.upstream && upstreamComponent(snapshot.upstream);
   if (upstream) statuses.push(upstream.status);
+  const acme = snapshot.acme && acmeComponent(snapshot.acme, now);
+  if (acme) statuses.push(acme.status);
   const status: ComponentStatus = statuses.includes('failing') ? 'failing' : statuses.includes('degraded') ? 'degraded' : 'ok';
   return {
     statusCode: status === 'failing' ? 503 : 200,
-    body: { status, ...(snapshot.stopping ? { stopping: true } : {}), checkedAt: new Date(now).toISOString(), components: { config, accounts, listeners, tls, ...(upstream ? { upstream } : {}) } },
+    body: { status, ...(snapshot.stopping ? { stopping: true } : {}), checkedAt: new Date(now).toISOString(), components: { config, accounts, listeners, tls, ...(upstream ? { upstream } : {}), ...(acme ? { acme } : {}) } },
   };
 }
 
@@ -111,6 +119,31 @@ function upstreamComponent(upstream: UpstreamStatus) {
   };
 }
 
+const iso = (date: Date | undefined): string | null => date?.toISOString() ?? null;
+
+/**
+ * ACME: failing without a certificate (its listeners cannot serve), degraded while attempts fail
+ * (the current certificate is kept: the error and the expiry say how urgent it is), ok otherwise.
+ */
+function acmeComponent(acme: AcmeStatus, now: number) {
+  const status: ComponentStatus = !acme.certificate ? 'failing' : acme.consecutiveFailures > 0 ? 'degraded' : 'ok';
+  return {
+    status,
+    state: acme.state,
+    domains: acme.domains,
+    directory: acme.directory,
+    challenge: acme.challenge,
+    notAfter: acme.certificate?.validTo ?? null,
+    daysUntilExpiry: acme.certificate ? daysUntil(acme.certificate.validToMs, now) : null,
+    renewAt: iso(acme.renewAt),
+    nextAttemptAt: iso(acme.nextAttemptAt),
+    lastSuccessAt: iso(acme.lastSuccessAt),
+    consecutiveFailures: acme.consecutiveFailures,
+    lastError: acme.lastError ? { message: acme.lastError.message, at: acme.lastError.at.toISOString() } : null,
+    ...(acme.lockHolder ? { waitingFor: acme.lockHolder } : {}),
+  };
+}
+
 /**
  * GET /health/ready (Kubernetes readiness): 200 while keepd can serve what it is for, its enabled
  * listeners up and the product reachable; 503 with the reasons otherwise. Certificates and the
@@ -119,7 +152,10 @@ function upstreamComponent(upstream: UpstreamStatus) {
 export function readinessReport(snapshot: DaemonSnapshot, now = Date.now()): { statusCode: 200 | 503; body: object } {
   const reasons: string[] = [];
   if (snapshot.stopping) reasons.push('keepd is stopping');
-  for (const listener of Object.values(snapshot.listeners)) if (listener.enabled && !listener.up) reasons.push(`the ${listener.name} listener is down`);
+  for (const listener of Object.values(snapshot.listeners)) {
+    if (listener.enabled && !listener.up) reasons.push(`the ${listener.name} listener is down`);
+    else if (listener.enabled && listener.acme && !listener.certificate) reasons.push(`the ${listener.name} listener waits for its certificate from ACME`);
+  }
   if (snapshot.upstream && snapshot.upstream.reachable !== true) {
     reasons.push(snapshot.upstream.reachable === undefined ? `the product at ${snapshot.upstream.url} has not been reached yet` : `the product at ${snapshot.upstream.url} is unreachable: ${snapshot.upstream.lastError ?? ''}`);
   }
@@ -162,6 +198,7 @@ export function infoReport(snapshot: DaemonSnapshot, now = Date.now()): object {
           enabled: l.enabled,
           up: l.up,
           scheme: l.scheme ?? null,
+          acme: l.acme,
           http2: l.http2 ?? null,
           address: l.address ?? null,
           port: l.port ?? null,
@@ -175,5 +212,6 @@ export function infoReport(snapshot: DaemonSnapshot, now = Date.now()): object {
     publicPasswordScan: snapshot.publicPasswordScan,
     warnings: snapshot.warnings,
     upstream: snapshot.upstream ? upstreamComponent(snapshot.upstream) : null,
+    acme: snapshot.acme ? { ...acmeComponent(snapshot.acme, now), stateDir: snapshot.acme.stateDir } : null,
   };
 }

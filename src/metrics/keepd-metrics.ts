@@ -3,6 +3,7 @@ import type { ListenerName } from '../config/listener-table.js';
 import { VERSION } from '../support/package-info.js';
 import { RequestMetrics } from './request-metrics.js';
 import { UpstreamMetrics } from './upstream-metrics.js';
+import { AcmeMetrics } from './acme-metrics.js';
 
 /**
  * Every metric keepd exposes, created once per daemon (prom-client throws when a name is
@@ -27,6 +28,9 @@ export class KeepdMetrics {
 
   /** The data listener's gateway to the product (see upstream-metrics.ts). */
   readonly upstream = new UpstreamMetrics();
+
+  /** Certificates from ACME (see acme-metrics.ts). */
+  readonly acme = new AcmeMetrics(this.registry);
 
   readonly listenerUp = new Gauge({
     name: 'keepd_listener_up',

@@ -3,6 +3,7 @@ import { countAccounts } from '../accounts/accounts.js';
 import { VerificationLimiter } from '../accounts/verification-limiter.js';
 import type { Environment } from '../config/env-layer.js';
 import type { ListenerSettings } from '../config/listener-settings.js';
+import type { TlsMaterial } from '../tls/load-tls-material.js';
 import { REALM_LISTENERS, perListener, type ListenerName, type RealmListener } from '../config/listener-table.js';
 import { formatProblem } from '../config/problems.js';
 import type { AuthGate } from '../auth/authenticate.js';
@@ -22,6 +23,10 @@ import { ListenerSet } from './listener-set.js';
 import type { PreparedConfig } from './prepare.js';
 import { PublicPasswordScan } from './public-password-scan.js';
 import { decide, loadConfiguration, refusals as reloadRefusals, rejected, type Snapshot } from './reload.js';
+import { StartupError } from './startup-error.js';
+import { StaleConfig } from './stale-config.js';
+import { AcmeChallenges } from '../acme/challenges.js';
+import { AcmeManager } from '../acme/manager.js';
 
 export interface DaemonOptions {
   configDir: string;
@@ -29,16 +34,6 @@ export interface DaemonOptions {
   logger: Logger;
   /** `--strict`: refuse accounts with public example passwords (as does `"strict": true`). */
   strict?: boolean;
-}
-
-/** keepd could not start: every reason, each a sentence for the admin, and the exit code that fits. */
-export class StartupError extends Error {
-  constructor(
-    readonly reasons: string[],
-    readonly exitCode: 1 | 2 = 1,
-  ) {
-    super(reasons.join('\n'));
-  }
 }
 
 /** How long a reload's strict check for public passwords may take; the rest waits for the next reload. */
@@ -65,9 +60,10 @@ export class Daemon implements ListenerServices {
   readonly #listeners: ListenerSet;
   readonly #scan: PublicPasswordScan;
   readonly #watching: Watching;
+  readonly #challenges = new AcmeChallenges();
+  readonly #acme: AcmeManager;
   #active: Snapshot;
-  #staleConfig: DaemonSnapshot['staleConfig'];
-  #lastLoggedProblems = '';
+  readonly #stale: StaleConfig;
   /** Bumped on every change /health reports (the key of its cached answer). */
   #stateVersion = 0;
   #reloads: Promise<unknown> = Promise.resolve();
@@ -81,6 +77,7 @@ export class Daemon implements ListenerServices {
   private constructor(prepared: PreparedConfig, options: DaemonOptions) {
     this.#options = options;
     this.#log = options.logger;
+    this.#stale = new StaleConfig(this.#log);
     this.#active = { prepared, generation: 1, loadedAt: new Date() };
     this.#gates = createAuthGates(() => this.#active.prepared, this.limiter, this.metrics);
     // Something /health reports changed: its cached answer is stale.
@@ -93,7 +90,10 @@ export class Daemon implements ListenerServices {
       changed,
     });
     this.frontUpstreams = new FrontUpstreams({ gate: this.#gates.data, log: this.#log, record: (method, status, seconds) => this.metrics.requests.record('front', '/*', method, status, seconds) });
-    this.#listeners = new ListenerSet({ log: this.#log, metrics: this.metrics, parts: (name) => listenerParts(name, this), trust: () => this.#active.prepared.trust, changed });
+    const acmeChallenge = (name: string) => this.#challenges.alpn(name);
+    this.#listeners = new ListenerSet({ log: this.#log, metrics: this.metrics, parts: (name) => listenerParts(name, this), trust: () => this.#active.prepared.trust, changed, acmeChallenge, acmeMaterial: () => this.#acme.material() });
+    const install = (material: TlsMaterial): void => this.#listeners.installAcme(material, this.#active.prepared.policy);
+    this.#acme = new AcmeManager({ log: this.#log, challenges: this.#challenges, install, changed, failed: () => this.metrics.acme.failures.inc() });
     this.#scan = new PublicPasswordScan({ log: this.#log, metrics: this.metrics, changed });
     this.#watching = new Watching({ configDir: options.configDir, log: this.#log, onChange: (reason) => void this.reload({ trigger: 'watch', origin: `watch: ${reason}` }) });
     this.metrics.beforeScrape = () => {
@@ -102,7 +102,8 @@ export class Daemon implements ListenerServices {
       this.metrics.publicPasswordScanPending.set(scan.state === 'done' ? 0 : scan.total - scan.checked);
       for (const name of REALM_LISTENERS) this.metrics.throttledClients.set({ listener: name }, this.#gates[name].throttle.blockedClients());
       this.metrics.upstream.probed(this.gateway.status);
-      this.metrics.configStale.set(this.#staleConfig === undefined ? 0 : 1);
+      this.metrics.configStale.set(this.#stale.state === undefined ? 0 : 1);
+      this.metrics.acme.observe(this.#acme.status());
     };
   }
 
@@ -126,6 +127,7 @@ export class Daemon implements ListenerServices {
       await this.#watching.close();
       throw new StartupError(failures);
     }
+    this.#applyAcme(prepared); // once the listeners answer tls-alpn-01
   }
 
   /** The snapshot's settings into what keeps state across reloads (logger, metrics), and its scan. */
@@ -176,8 +178,9 @@ export class Daemon implements ListenerServices {
       loadedAt,
       accounts: countAccounts(prepared.accounts),
       listeners: perListener((name) => this.#listeners.status(name, prepared.listeners[name].settings.enabled)),
-      staleConfig: this.#staleConfig,
+      staleConfig: this.#stale.state,
       upstream: this.gateway.status,
+      acme: this.#acme.status(),
       publicCredentials: this.#scan.found,
       publicPasswordScan: this.#scan.progress,
       warnings: prepared.warnings,
@@ -238,8 +241,7 @@ export class Daemon implements ListenerServices {
     }
     const decision = decide(current.prepared, next, this.#listeners.running(), ['management', 'front']);
     if (decision.status === 'unchanged') {
-      if (this.#staleConfig) {
-        this.#clearStale();
+      if (this.#stale.clear()) {
         this.#log.info({ origin, generation: current.generation }, `the configuration on disk is generation ${current.generation} again (${origin}); the refused edit is gone`);
       }
       return { status: 'unchanged', generation: current.generation };
@@ -248,31 +250,25 @@ export class Daemon implements ListenerServices {
     const generation = current.generation + 1;
     const planned: ReloadOutcome = { status: 'applied', generation, changes: decision.described, errors: [] };
     if (answer && decision.answerFirst) await answer(planned);
-    this.#clearStale();
+    this.#stale.clear();
     this.#adopt({ prepared: next, generation, loadedAt: new Date() });
     const errors = await this.#listeners.apply(decision.changes, next, next.loaded.config.drainTimeoutSeconds * 1000);
+    this.#applyAcme(next);
     for (const warning of next.warnings.filter((w) => !current.prepared.warnings.includes(w))) this.#log.warn(warning);
     this.#log.info({ origin, generation, changes: decision.described }, `configuration generation ${generation} applied (${origin})`);
     // A listener that kept its old socket: the configuration on disk is not all in effect; say so.
-    if (errors.length > 0) this.#staleConfig = { at: new Date(), origin, problems: errors };
+    if (errors.length > 0) this.#stale.partlyApplied(origin, errors);
     await this.#watching.follow(settingsOf(next), next.loaded.config.watch, true);
     return { ...planned, errors };
   }
 
-  #refuse(origin: string, problems: string[]): ReloadOutcome {
-    this.#staleConfig = { at: new Date(), origin, problems };
-    // Every error once: a watcher sees a broken file many times while it stays broken.
-    const key = JSON.stringify(problems);
-    if (key !== this.#lastLoggedProblems) {
-      this.#lastLoggedProblems = key;
-      this.#log.error({ origin, problems }, `configuration refused (${origin}); still serving generation ${this.#active.generation}:\n  ${problems.join('\n  ')}`);
-    }
-    return rejected(this.#active.generation, problems);
+  #applyAcme({ acme, policy, loaded }: PreparedConfig): void {
+    this.#acme.apply(acme?.settings, acme?.stored.state === 'usable' ? acme.stored.material : undefined, policy, loaded.config.HOST);
   }
 
-  #clearStale(): void {
-    this.#staleConfig = undefined;
-    this.#lastLoggedProblems = '';
+  #refuse(origin: string, problems: string[]): ReloadOutcome {
+    this.#stale.refused(origin, problems, this.#active.generation);
+    return rejected(this.#active.generation, problems);
   }
 
   /** Graceful stop: stop accepting, drain in-flight requests up to drainTimeoutSeconds, close. */
@@ -283,6 +279,7 @@ export class Daemon implements ListenerServices {
     this.#stateVersion++;
     this.#stopSignal.abort(); // a reload under way gives up its strict check
     this.#scan.stop();
+    this.#acme.stop();
     this.#stopping = (async () => {
       try {
         await this.#watching.close();

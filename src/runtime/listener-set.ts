@@ -3,7 +3,9 @@ import { LISTENER_NAMES, type ListenerName } from '../config/listener-table.js';
 import { probeAddress } from '../listeners/bind-address.js';
 import { ListenerServer, type ListenerParts } from '../listeners/listener-server.js';
 import type { TrustTest } from '../config/trusted-proxies.js';
-import type { PreparedListener } from '../listeners/prepared-listener.js';
+import type { PreparedListener, SniMaterial } from '../listeners/prepared-listener.js';
+import type { SecureContext } from 'node:tls';
+import type { TlsMaterial } from '../tls/load-tls-material.js';
 import type { ListenerStatus } from '../listeners/status-reports.js';
 import type { KeepdMetrics } from '../metrics/keepd-metrics.js';
 import type { TlsPolicy } from '../tls/tls-policy.js';
@@ -17,6 +19,10 @@ export interface ListenerSetOptions {
   trust: () => TrustTest;
   /** Something /health reports changed (a listener came up, went down, swapped its certificate). */
   changed: () => void;
+  /** The pending tls-alpn-01 challenge certificate for a name (ACME listeners). */
+  acmeChallenge: (servername: string) => SecureContext | undefined;
+  /** The newest certificate from ACME: an ACME listener (re)built now serves it, newer than what a reload read from disk. */
+  acmeMaterial: () => TlsMaterial | undefined;
 }
 
 const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
@@ -47,7 +53,7 @@ export class ListenerSet {
   /** One listener as /health and /info report it. */
   status(name: ListenerName, enabled: boolean): ListenerStatus {
     const running = this.#servers.get(name);
-    return { name, enabled, up: running?.listening ?? false, scheme: running?.scheme, http2: running?.http2, address: running?.address, port: running?.port, certificate: running?.tls?.certificate, sni: (running?.sni ?? []).map((entry) => ({ hostnames: entry.hostnames, certificate: entry.material.certificate })) };
+    return { name, enabled, up: running?.listening ?? false, acme: running?.settings.acme ?? false, scheme: running?.scheme, http2: running?.http2, address: running?.address, port: running?.port, certificate: running?.tls?.certificate, sni: (running?.sni ?? []).map((entry) => ({ hostnames: entry.hostnames, certificate: entry.material.certificate })) };
   }
 
   setLogLevel(level: string): void {
@@ -55,15 +61,16 @@ export class ListenerSet {
   }
 
   /** Builds and binds one listener; rejects with a sentence naming listener, address and port. */
-  async start(name: ListenerName, spec: PreparedListener, policy: TlsPolicy): Promise<ListenerServer> {
-    const { log, metrics, parts, changed, trust } = this.#options;
+  async start(name: ListenerName, prepared: PreparedListener, policy: TlsPolicy): Promise<ListenerServer> {
+    const { log, metrics, parts, changed, trust, acmeChallenge, acmeMaterial } = this.#options;
+    const spec = prepared.settings.acme ? { ...prepared, tls: acmeMaterial() ?? prepared.tls } : prepared;
     try {
       const refused = (listener: ListenerName, reason: string): void => metrics.connectionsRefused.inc({ listener, reason });
-      const server = await ListenerServer.start({ prepared: spec, policy, logger: log, requests: metrics.requests, refused, ...parts(name), trust });
+      const server = await ListenerServer.start({ prepared: spec, policy, logger: log, requests: metrics.requests, refused, ...parts(name), trust, acmeChallenge });
       this.#servers.set(name, server);
       metrics.markListener(name, true, server.tls?.certificate.validToMs);
       log.info({ listener: name, scheme: server.scheme, address: server.address, port: server.port }, `${name} listener on ${server.scheme}://${urlHost(server.address)}:${server.port}`);
-      if (!server.tls) log.warn({ listener: name }, `the ${name} listener serves plain http: passwords cross the network in clear text; configure TLSFile and TLSType`);
+      if (server.scheme === 'http') log.warn({ listener: name }, `the ${name} listener serves plain http: passwords cross the network in clear text; configure TLSFile and TLSType`);
       return server;
     } catch (error) {
       metrics.markListener(name, false, undefined);
@@ -169,11 +176,19 @@ export class ListenerSet {
     return server;
   }
 
+  /** A certificate from ACME (ordered, renewed, or stored by another process) into every running ACME listener. */
+  installAcme(material: TlsMaterial, policy: TlsPolicy): void {
+    for (const [name, server] of this.#servers) if (server.settings.acme) this.#install(name, server, material, policy, []);
+  }
+
   #swapTls(name: ListenerName, next: NextListeners): void {
     const server = this.#servers.get(name);
     const material = next.listeners[name].tls;
-    if (!server || !material) return;
-    server.updateTls(material, next.policy, next.listeners[name].sni);
+    if (server && material) this.#install(name, server, material, next.policy, next.listeners[name].sni);
+  }
+
+  #install(name: ListenerName, server: ListenerServer, material: TlsMaterial, policy: TlsPolicy, sni: SniMaterial[]): void {
+    server.updateTls(material, policy, sni);
     this.#options.metrics.markListener(name, true, material.certificate.validToMs);
     this.#options.changed();
     this.#options.log.info({ listener: name, serialNumber: material.certificate.serialNumber, notAfter: material.certificate.validTo }, `${name} listener: new TLS context for new connections`);

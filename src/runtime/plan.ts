@@ -30,6 +30,11 @@ export interface NextListeners {
 /** Limits a server takes only when it is built: a change needs a new server. */
 const FIXED_LIMITS = ['maxHeaderBytes', 'maxBodyBytes', 'handshakeTimeoutMs'] as const;
 
+/** TLS from files or from ACME (an ACME listener serves TLS before it has its certificate). */
+function servesTls(settings: ListenerSettings, tls: TlsMaterial | undefined): boolean {
+  return tls !== undefined || settings.acme;
+}
+
 function samePolicy(a: TlsPolicy, b: TlsPolicy): boolean {
   return a.minVersion === b.minVersion && a.maxVersion === b.maxVersion && a.ciphers === b.ciphers;
 }
@@ -42,7 +47,10 @@ function planOne(name: ListenerName, running: RunningListener | undefined, next:
   const was = running.settings;
   if (was.port !== now.port) return { name, action: 'rebind', reason: `port ${was.port} -> ${now.port}` };
   if (was.host !== now.host) return { name, action: 'rebind', reason: `address ${was.host ?? 'all interfaces'} -> ${now.host ?? 'all interfaces'}` };
-  if ((running.tls === undefined) !== (next.tls === undefined)) return { name, action: 'rebind', reason: next.tls ? 'TLS on' : 'TLS off' };
+  const tls = servesTls(now, next.tls);
+  if (servesTls(was, running.tls) !== tls) return { name, action: 'rebind', reason: tls ? 'TLS on' : 'TLS off' };
+  // An ACME listener answers tls-alpn-01 challenges: another kind of TLS server.
+  if (was.acme !== now.acme) return { name, action: 'rebind', reason: now.acme ? 'certificate from ACME' : 'certificate from files' };
   // HTTP/2 or not is another kind of node server (plain http speaks HTTP/1.1 either way).
   if (next.tls && was.http2 !== now.http2) return { name, action: 'rebind', reason: `http2 ${was.http2} -> ${now.http2}` };
   for (const key of FIXED_LIMITS) {
@@ -51,7 +59,7 @@ function planOne(name: ListenerName, running: RunningListener | undefined, next:
   const limitsChanged = JSON.stringify(was.limits) !== JSON.stringify(now.limits);
   // A swap also tunes (listener-set.ts): say so, since both happen in one step.
   const andLimits = limitsChanged ? ', limits' : '';
-  if (next.tls && running.tls && next.tls.digest !== running.tls.digest) return { name, action: 'swap-tls', reason: `certificate ${next.tls.certificate.serialNumber}${andLimits}` };
+  if (next.tls && next.tls.digest !== running.tls?.digest) return { name, action: 'swap-tls', reason: `certificate ${next.tls.certificate.serialNumber}${andLimits}` };
   if (next.tls && !samePolicy(running.policy, policy)) return { name, action: 'swap-tls', reason: `TLS protocols or ciphers${andLimits}` };
   if (next.tls && sniKey(running.sni) !== sniKey(next.sni)) return { name, action: 'swap-tls', reason: `SNI certificates${andLimits}` };
   if (limitsChanged) return { name, action: 'tune', reason: 'limits' };
@@ -78,7 +86,11 @@ export function plan(running: Partial<Record<ListenerName, RunningListener>>, ne
  * only a restart can, and then keepd warns.
  */
 export function tlsRemovals(running: Partial<Record<ListenerName, RunningListener>>, next: NextListeners): string[] {
-  return LISTENER_NAMES.filter((name) => running[name]?.tls !== undefined && next.listeners[name].settings.enabled && next.listeners[name].tls === undefined).map(
+  return LISTENER_NAMES.filter((name) => {
+    const was = running[name];
+    const now = next.listeners[name];
+    return was !== undefined && servesTls(was.settings, was.tls) && now.settings.enabled && !servesTls(now.settings, now.tls);
+  }).map(
     (name) =>
       `the ${name} listener serves TLS and this configuration has no TLS keys for it; a reload never turns TLS off. Restore TLSFile and TLSType (top level or listeners.${name}), or restart keepd to serve plain http on purpose`,
   );

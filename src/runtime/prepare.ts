@@ -16,6 +16,8 @@ import { loadUpstreamClient } from '../gateway/upstream.js';
 import { prepareSni } from './prepare-sni.js';
 import { plainShutdownKeyWarning, publicShutdownKeyWarning } from '../accounts/shutdown-key.js';
 import { readRegularFile } from '../config/safe-read.js';
+import { acmeProblems, acmeWarnings, resolveAcme, type AcmeSettings } from '../config/acme-settings.js';
+import { readStoredCertificate, type StoredCertificate } from '../acme/stored-certificate.js';
 import { describeReadFailure } from '../config/read-failure.js';
 import { createSecureContext } from 'node:tls';
 import { networkInterfaces } from 'node:os';
@@ -28,6 +30,8 @@ export interface PreparedConfig {
   listeners: Record<ListenerName, PreparedListener>;
   /** The product behind the data listener; undefined: none (the data listener answers itself). */
   upstream: { settings: UpstreamSettings; ca: string | undefined } | undefined;
+  /** ACME (`acme.domains` set): its settings, and the certificate its state folder holds. */
+  acme: { settings: AcmeSettings; stored: StoredCertificate } | undefined;
   /** The front listener's routes, and the upstreams its URL routes name (one per origin). */
   front: { routes: FrontRoute[]; upstreams: UpstreamSettings[] };
   /** trustedProxies, compiled. */
@@ -63,15 +67,11 @@ function managementExposure(management: ListenerSettings): string[] {
 
 const CA_FILE_LIMITS = { maxBytes: 1024 * 1024, deadlineMs: 5000 };
 
-/** The upstream's settings and CA bundle (read and checked now: a bad file is a problem, not a failed request later). */
-async function prepareUpstream(loaded: LoadedConfig, problems: ConfigProblem[]): Promise<PreparedConfig['upstream']> {
-  const settings = resolveUpstream(loaded.config, loaded.configDir);
-  if (settings) await loadUpstreamClient();
-  if (!settings?.caFile) return settings && { settings, ca: undefined };
-  const at = ['listeners', 'data', 'upstream', 'caFile'];
-  const read = await readRegularFile(settings.caFile, CA_FILE_LIMITS);
+/** A PEM bundle of CA certificates, read and checked now: a bad file is a problem, not a failed request later. */
+async function readCaBundle(file: string, at: string[], what: string, loaded: LoadedConfig, problems: ConfigProblem[]): Promise<string | undefined> {
+  const read = await readRegularFile(file, CA_FILE_LIMITS);
   if (!read.ok) {
-    problems.push({ source: sourceLabel(loaded, at), path: formatPath(at), message: `the upstream's CA file: ${describeReadFailure(read.failure)}` });
+    problems.push({ source: sourceLabel(loaded, at), path: formatPath(at), message: `${what}: ${describeReadFailure(read.failure)}` });
     return undefined;
   }
   const ca = read.bytes.toString('utf8');
@@ -79,10 +79,28 @@ async function prepareUpstream(loaded: LoadedConfig, problems: ConfigProblem[]):
     if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new Error('no certificate in it');
     createSecureContext({ ca });
   } catch (error) {
-    problems.push({ source: sourceLabel(loaded, at), path: formatPath(at), message: `${settings.caFile} is not a PEM file of CA certificates (${error instanceof Error ? error.message : String(error)})` });
+    problems.push({ source: sourceLabel(loaded, at), path: formatPath(at), message: `${file} is not a PEM file of CA certificates (${error instanceof Error ? error.message : String(error)})` });
     return undefined;
   }
-  return { settings, ca };
+  return ca;
+}
+
+/** The upstream's settings and CA bundle. */
+async function prepareUpstream(loaded: LoadedConfig, problems: ConfigProblem[]): Promise<PreparedConfig['upstream']> {
+  const settings = resolveUpstream(loaded.config, loaded.configDir);
+  if (settings) await loadUpstreamClient();
+  if (!settings?.caFile) return settings && { settings, ca: undefined };
+  const ca = await readCaBundle(settings.caFile, ['listeners', 'data', 'upstream', 'caFile'], "the upstream's CA file", loaded, problems);
+  return ca === undefined ? undefined : { settings, ca };
+}
+
+/** ACME: its rules, its CA file, and the certificate the state folder holds (files only, never the CA). */
+async function prepareAcme(loaded: LoadedConfig, listeners: Record<ListenerName, ListenerSettings>, policy: TlsPolicy, problems: ConfigProblem[]): Promise<PreparedConfig['acme']> {
+  const settings = resolveAcme(loaded.config, loaded.configDir, Object.values(listeners));
+  for (const problem of acmeProblems(loaded.config, settings, listeners)) problems.push({ source: sourceLabel(loaded, problem.path.map(String)), path: formatPath(problem.path), message: problem.message });
+  if (!settings) return undefined;
+  if (settings.caFile) await readCaBundle(settings.caFile, ['acme', 'caFile'], "the ACME server's CA file", loaded, problems);
+  return { settings, stored: await readStoredCertificate(settings, policy) };
 }
 
 /** The product's lockout is 5 failures per user: a throttle that allows more lets one address lock users out. */
@@ -141,6 +159,8 @@ export async function prepareConfig(loaded: LoadedConfig): Promise<Preparation> 
   const sniNotes = new Set<string>();
   const sni = await prepareSni(settings, policy, (path) => sourceLabel(loaded, path.map(String)), problems, sniNotes);
   const upstream = await prepareUpstream(loaded, problems);
+  const acme = await prepareAcme(loaded, settingsByName, policy, problems);
+  const acmeMaterial = acme?.stored.state === 'usable' ? acme.stored.material : undefined;
   const routes = resolveFrontRoutes(config);
   const local = Object.values(networkInterfaces()).flatMap((addresses) => (addresses ?? []).map((address) => address.address));
   for (const note of frontProblems(settingsByName.front, routes, settingsByName, local)) problems.push({ source: sourceLabel(loaded, note.path.map(String)), path: formatPath(note.path), message: note.message });
@@ -150,11 +170,12 @@ export async function prepareConfig(loaded: LoadedConfig): Promise<Preparation> 
 
   const listeners = perListener((name): PreparedListener => {
     const own = settingsByName[name];
-    return { settings: own, tls: own.enabled && own.tls ? materials.get(JSON.stringify(own.tls)) : undefined, sni: sni.get(name) ?? [] };
+    const files = own.enabled && own.tls ? materials.get(JSON.stringify(own.tls)) : undefined;
+    return { settings: own, tls: own.enabled && own.acme ? acmeMaterial : files, sni: sni.get(name) ?? [] };
   });
   const accounts = indexAccounts(config.identity);
   const sniWarnings = [...sni.values()].flat().flatMap((entry) => (entry.material.warnings ?? []).map((text) => `TLS certificate for ${entry.hostnames.join(', ')}: ${text}`));
-  const warnings = [...policy.warnings, ...tlsWarnings(listeners), ...new Set(sniWarnings), ...sniNotes, ...accountWarnings(settings, accounts, upstream?.settings.auth === 'passthrough'), ...unusableAccountNames(accounts), ...managementExposure(settingsByName.management), ...gatewayWarnings(loaded, upstream?.settings), ...frontWarnings(settingsByName.front, routes), ...[plainShutdownKeyWarning(config.shutdownkey), await publicShutdownKeyWarning(config.shutdownkey)].flatMap((w) => w ?? [])];
+  const warnings = [...policy.warnings, ...tlsWarnings(listeners), ...new Set(sniWarnings), ...sniNotes, ...accountWarnings(settings, accounts, upstream?.settings.auth === 'passthrough'), ...unusableAccountNames(accounts), ...managementExposure(settingsByName.management), ...gatewayWarnings(loaded, upstream?.settings), ...frontWarnings(settingsByName.front, routes), ...acmeWarnings(acme?.settings, settingsByName, loaded.configDir), ...(acme?.stored.state === 'unusable' ? [`ACME: ${acme.stored.reason}; keepd orders a new one`] : []), ...[plainShutdownKeyWarning(config.shutdownkey), await publicShutdownKeyWarning(config.shutdownkey)].flatMap((w) => w ?? [])];
   const front = { routes, upstreams: [...origins].map((origin) => frontUpstream(origin, config)) };
-  return { ok: true, prepared: { loaded, accounts, policy, listeners, upstream, front, trust: trustTest(config.trustedProxies), warnings } };
+  return { ok: true, prepared: { loaded, accounts, policy, listeners, upstream, acme, front, trust: trustTest(config.trustedProxies), warnings } };
 }

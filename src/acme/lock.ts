@@ -1,0 +1,69 @@
+import { open, readFile, rm, stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { errorCode } from '../support/errors.js';
+import { privateFolder } from './store.js';
+
+/*
+ * One process orders at a time for a state folder (several keepd processes, on one machine or
+ * sharing a volume): a lock file created exclusively (O_EXCL), naming its holder. A lock whose
+ * holder is gone (same machine, no such process) or that is older than LOCK_STALE_MS (an order
+ * takes seconds; a crashed holder elsewhere) is taken over.
+ */
+
+export const LOCK_STALE_MS = 10 * 60_000;
+
+export interface LockHolder {
+  pid: number;
+  host: string;
+  since: string;
+}
+
+export type LockAttempt = { held: true; release: () => Promise<void> } | { held: false; holder: LockHolder | undefined };
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return errorCode(error) === 'EPERM';
+  }
+}
+
+async function holderOf(file: string): Promise<LockHolder | undefined> {
+  try {
+    const parsed: unknown = JSON.parse(await readFile(file, 'utf8'));
+    if (typeof parsed === 'object' && parsed !== null && 'pid' in parsed && 'host' in parsed && 'since' in parsed) {
+      const { pid, host, since } = parsed;
+      if (typeof pid === 'number' && typeof host === 'string' && typeof since === 'string') return { pid, host, since };
+    }
+  } catch {
+    // Being written this very moment, or damaged: judged by its age alone.
+  }
+  return undefined;
+}
+
+/** Whether a lock may be taken over: its holder is dead, or it is older than LOCK_STALE_MS. */
+export function lockIsStale(holder: LockHolder | undefined, ageMs: number, here: { host: string; alive: (pid: number) => boolean }): boolean {
+  if (ageMs > LOCK_STALE_MS) return true;
+  return holder !== undefined && holder.host === here.host && holder.pid !== process.pid && !here.alive(holder.pid);
+}
+
+export async function tryLock(file: string, dir: string): Promise<LockAttempt> {
+  await privateFolder(dir);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const handle = await open(file, 'wx', 0o600);
+      const holder: LockHolder = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
+      await handle.writeFile(JSON.stringify(holder));
+      await handle.close();
+      return { held: true, release: () => rm(file, { force: true }) };
+    } catch (error) {
+      if (errorCode(error) !== 'EEXIST') throw error;
+    }
+    const holder = await holderOf(file);
+    const age = await stat(file).then((s) => Date.now() - s.mtimeMs, () => 0);
+    if (!lockIsStale(holder, age, { host: hostname(), alive })) return { held: false, holder };
+    await rm(file, { force: true });
+  }
+  return { held: false, holder: await holderOf(file) };
+}
