@@ -33,7 +33,7 @@ async function presented(port: number, servername: string, ca: string): Promise<
   try {
     await once(socket, 'secureConnect');
     const peer = socket.getPeerCertificate();
-    return { serialNumber: peer.serialNumber, subjectAltName: peer.subjectaltname ?? '', authorized: socket.authorized, authorizationError: socket.authorizationError?.message };
+    return { serialNumber: peer.serialNumber, subjectAltName: peer.subjectaltname ?? '', authorized: socket.authorized, authorizationError: socket.authorized ? undefined : String(socket.authorizationError) };
   } finally {
     socket.destroy();
   }
@@ -41,9 +41,9 @@ async function presented(port: number, servername: string, ca: string): Promise<
 
 const newCertificate = (line: LogLine): boolean => line.msg.startsWith('ACME: new certificate');
 
-async function health(keepd: KeepdProcess): Promise<{ status: number; body: { status: string; components: Record<string, Record<string, unknown>> } }> {
+async function health(keepd: KeepdProcess): Promise<{ status: number; body: { status: string; components: Partial<Record<string, Record<string, unknown>>> } }> {
   const response = await request(`http://127.0.0.1:${keepd.ports.health ?? 0}/health`, { auth: [...USERS.health] });
-  return { status: response.status, body: response.json() as { status: string; components: Record<string, Record<string, unknown>> } };
+  return { status: response.status, body: response.json() as { status: string; components: Partial<Record<string, Record<string, unknown>>> } };
 }
 
 async function keepdDir(acme: object, extra: object = {}): Promise<string> {
@@ -81,7 +81,7 @@ describe('ACME with tls-alpn-01: obtain, renew live, keep the certificate throug
     const report = await health(keepd);
     assert.equal(report.status, 200);
     assert.equal(report.body.components.acme?.status, 'ok');
-    assert.equal(report.body.components.acme?.state, 'valid');
+    assert.equal(report.body.components.acme.state, 'valid');
     assert.equal(report.body.components.listeners?.data && (report.body.components.listeners.data as { scheme: string }).scheme, 'https');
   });
 
@@ -118,7 +118,7 @@ describe('ACME with tls-alpn-01: obtain, renew live, keep the certificate throug
     }, 15_000);
     assert.equal(report.status, 200);
     const component = report.body.components.acme ?? {};
-    assert.match(String((component.lastError as { message: string }).message), /cannot obtain a certificate for keepd\.test, www\.keepd\.test from https:\/\/127\.0\.0\.1:\d+\/dir: the ACME server: cannot reach it \(ECONNREFUSED\)$/);
+    assert.match((component.lastError as { message: string }).message, /cannot obtain a certificate for keepd\.test, www\.keepd\.test from https:\/\/127\.0\.0\.1:\d+\/dir: the ACME server: cannot reach it \(ECONNREFUSED\)$/);
     assert.equal(component.consecutiveFailures, 1);
     assert.ok(typeof component.notAfter === 'string' && typeof component.nextAttemptAt === 'string');
     assert.equal((await presented(dataPort, 'keepd.test', root)).serialNumber, first.serialNumber);
@@ -160,7 +160,7 @@ describe('ACME with http-01: two keepd processes sharing a state folder order on
       const root = await pebble.issuingRoot();
       const served = await Promise.all(ports.map((port) => presented(port, 'shared.keepd.test', root)));
       assert.equal(served[0]?.authorized, true, served[0]?.authorizationError);
-      assert.equal(served[0]?.serialNumber, served[1]?.serialNumber);
+      assert.equal(served[0].serialNumber, served[1]?.serialNumber);
     } finally {
       await Promise.all(both.map((keepd) => keepd.stop()));
     }
