@@ -69,6 +69,8 @@ describe('management console', { skip: existsSync(CHROMIUM) ? false : `no Chromi
       'product.json': { shutdownkey: await createSecret(SHUTDOWN_KEY), watch: { debounceMs: 50 } },
       // The data listener in front of a product that is not running: Status shows it unreachable, and why.
       'upstream.json': { listeners: { data: { upstream: { url: `http://127.0.0.1:${await freePort()}` } } } },
+      // The data listener's certificate from an ACME CA that is not running: Status shows the attempt failing.
+      'acme.json': { acme: { directory: `https://127.0.0.1:${await freePort()}/dir`, domains: ['console.keepd.test'], listeners: ['data'], stateDir: path.join(await tempDir(), 'acme') } },
     });
     keepd = await startKeepd(dir);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
@@ -162,6 +164,12 @@ describe('management console', { skip: existsSync(CHROMIUM) ? false : `no Chromi
   it('shows the product behind the data listener on Status: unreachable, and why', async () => {
     await page.goto(`${base()}/#status`);
     await page.getByText(/unreachable: the product at http:\/\/127\.0\.0\.1:\d+ refused the connection/).waitFor();
+  });
+
+  it('shows the ACME certificate on Status: none yet, and why the attempt failed', async () => {
+    await page.goto(`${base()}/#status`);
+    await page.locator('#acme').getByText(/console\.keepd\.test from https:\/\/127\.0\.0\.1:\d+\/dir \(tls-alpn-01\): no certificate yet/).waitFor();
+    await page.locator('#acme [role=alert]').getByText(/1 failed attempt\(s\); the last at .*: cannot obtain a certificate for console\.keepd\.test .*cannot reach it \(ECONNREFUSED\)/).waitFor();
   });
 
   it('shows a configuration edit on Status without reloading the page, and a refused one with its problems', async () => {

@@ -33,6 +33,21 @@ interface Info {
   publicPasswordScan?: { state: string; checked: number; total: number };
   warnings: string[];
   upstream?: { url: string; reachable: boolean | null; latencyMs?: number; lastError?: { message: string } } | null;
+  acme?: { status: string; state: string; domains: string[]; directory: string; challenge: string; notAfter: string | null; nextAttemptAt: string | null; consecutiveFailures: number; lastError: { message: string; at: string } | null } | null;
+}
+
+const when = (iso: string | null): string => (iso === null ? '–' : new Date(iso).toLocaleString());
+
+/** Certificates from ACME: what is served, when keepd orders next, and why the last attempt failed. */
+function acmeCard(acme: NonNullable<Info['acme']>): Child {
+  const serving = acme.notAfter === null ? 'no certificate yet: the ACME listeners cannot serve' : `certificate valid until ${when(acme.notAfter)}`;
+  return h(
+    'section',
+    { class: 'card', id: 'acme' },
+    h('h2', {}, 'ACME certificate'),
+    h('p', {}, `${acme.domains.join(', ')} from ${acme.directory} (${acme.challenge}): ${serving}; ${acme.state}, next attempt ${when(acme.nextAttemptAt)}.`),
+    acme.lastError && acme.consecutiveFailures > 0 && h('div', { class: 'msg error', role: 'alert' }, `${acme.consecutiveFailures} failed attempt(s); the last at ${when(acme.lastError.at)}: ${acme.lastError.message}`),
+  );
 }
 
 /** Below this many days a certificate is highlighted (as /health turns "degraded"). */
@@ -76,6 +91,7 @@ function render(info: Info): Child[] {
         ? h('p', { class: 'msg ok' }, info.publicPasswordScan?.state === 'running' ? `None so far (checked ${info.publicPasswordScan.checked} of ${info.publicPasswordScan.total}).` : 'None: no account uses a published password.')
         : h('ul', { class: 'problems' }, info.publicCredentials.map((c) => h('li', {}, `${c.account} (${c.realm}, ${c.listener} listener): its password is public; salt a new one.`))),
     ),
+    info.acme && acmeCard(info.acme),
     info.upstream &&
       h('section', { class: 'card' }, h('h2', {}, 'Upstream'), h('p', {}, `${info.upstream.url}: `, info.upstream.reachable === null ? 'not reached yet' : info.upstream.reachable ? `reachable${info.upstream.latencyMs === undefined ? '' : ` (${info.upstream.latencyMs} ms)`}` : `unreachable${info.upstream.lastError ? `: ${info.upstream.lastError.message}` : ''}`)),
   ];
