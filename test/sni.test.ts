@@ -133,3 +133,28 @@ describe('SNI: configuration problems', () => {
     assert.match(warned.stderr, /certificates\[0\] is presented for keep\.example\.com, which its certificate \(CN=keepd other server\) does not name/);
   });
 });
+
+describe('SNI: certificates with different key types', () => {
+  it('warns that a TLS 1.3 client asking for the RSA name of an ECDSA listener gets the ECDSA certificate (as it does)', async () => {
+    const ec = await tempDir();
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '30', '-subj', '/CN=main', '-addext', 'subjectAltName=DNS:main.keepd.test', '-keyout', path.join(ec, 'k.pem'), '-out', path.join(ec, 'c.pem')], { stdio: 'ignore' });
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '30', '-subj', '/CN=rsa', '-addext', 'subjectAltName=DNS:rsa.keepd.test', '-keyout', path.join(ec, 'rk.pem'), '-out', path.join(ec, 'rc.pem')], { stdio: 'ignore' });
+    const dir = await tempDir({
+      'a.json': { ...TEST_BASE, TLSType: 'pem', TLSFile: path.join(ec, 'k.pem'), PEMCert: path.join(ec, 'c.pem'), certificates: [{ TLSType: 'pem', TLSFile: path.join(ec, 'rk.pem'), PEMCert: path.join(ec, 'rc.pem') }] },
+      'users.json': await functionalUsers(),
+    });
+    const check = await runCli(['check', '--config-dir', dir]);
+    assert.equal(check.code, 0, check.stderr);
+    assert.equal(check.stderr, 'keepd: warning: TLS of the data, health, management and metrics listeners: the certificate for rsa.keepd.test has an RSA key and the main certificate an ECDSA key: for those names Node offers both, and clients get whichever their signature preferences favour (most TLS 1.3 clients: ECDSA). Give them keys of the same type\n');
+    const keepd = await startKeepd(dir);
+    try {
+      const { connect } = await import('node:tls');
+      const socket = connect({ host: '127.0.0.1', port: keepd.ports.health ?? 0, servername: 'rsa.keepd.test', rejectUnauthorized: false, minVersion: 'TLSv1.3' });
+      await new Promise((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
+      assert.equal(socket.getPeerCertificate().subject.CN, 'main');
+      socket.destroy();
+    } finally {
+      await keepd.stop();
+    }
+  });
+});

@@ -5,7 +5,7 @@ import { perListener, type ListenerName } from '../config/listener-table.js';
 import { resolveListenerSettings, type ListenerSettings } from '../config/listener-settings.js';
 import { sourcesAt } from '../config/merge.js';
 import { formatPath, type ConfigProblem } from '../config/problems.js';
-import { tlsWarnings } from '../tls/certificate-checks.js';
+import { sniKeyTypeWarnings, tlsWarnings } from '../tls/certificate-checks.js';
 import { loadTlsMaterial, type TlsMaterial } from '../tls/load-tls-material.js';
 import { resolveTlsPolicy, type TlsPolicy } from '../tls/tls-policy.js';
 import type { PreparedListener } from '../listeners/prepared-listener.js';
@@ -175,7 +175,7 @@ export async function prepareConfig(loaded: LoadedConfig): Promise<Preparation> 
   });
   const accounts = indexAccounts(config.identity);
   const sniWarnings = [...sni.values()].flat().flatMap((entry) => (entry.material.warnings ?? []).map((text) => `TLS certificate for ${entry.hostnames.join(', ')}: ${text}`));
-  const warnings = [...policy.warnings, ...tlsWarnings(listeners), ...new Set(sniWarnings), ...sniNotes, ...accountWarnings(settings, accounts, upstream?.settings.auth === 'passthrough'), ...unusableAccountNames(accounts), ...managementExposure(settingsByName.management), ...gatewayWarnings(loaded, upstream?.settings), ...frontWarnings(settingsByName.front, routes), ...acmeWarnings(acme?.settings, settingsByName, loaded.configDir), ...(acme?.stored.state === 'unusable' ? [`ACME: ${acme.stored.reason}; keepd orders a new one`] : []), ...[plainShutdownKeyWarning(config.shutdownkey), await publicShutdownKeyWarning(config.shutdownkey)].flatMap((w) => w ?? [])];
+  const warnings = [...policy.warnings, ...tlsWarnings(listeners), ...sniKeyTypeWarnings(listeners), ...new Set(sniWarnings), ...sniNotes, ...accountWarnings(settings, accounts, upstream?.settings.auth === 'passthrough'), ...unusableAccountNames(accounts), ...managementExposure(settingsByName.management), ...gatewayWarnings(loaded, upstream?.settings), ...frontWarnings(settingsByName.front, routes), ...acmeWarnings(acme?.settings, settingsByName, loaded.configDir), ...(acme?.stored.state === 'unusable' ? [`ACME: ${acme.stored.reason}; keepd orders a new one`] : []), ...[plainShutdownKeyWarning(config.shutdownkey), await publicShutdownKeyWarning(config.shutdownkey)].flatMap((w) => w ?? [])];
   const front = { routes, upstreams: [...origins].map((origin) => frontUpstream(origin, config)) };
   return { ok: true, prepared: { loaded, accounts, policy, listeners, upstream, acme, front, trust: trustTest(config.trustedProxies), warnings } };
 }

@@ -84,3 +84,28 @@ export function expiredSniSwaps(running: Readonly<Partial<Record<string, WithSni
   }
   return perMessage(refused);
 }
+
+const KEY_NAMES: Readonly<Record<string, string>> = { ec: 'ECDSA', rsa: 'RSA', 'rsa-pss': 'RSA-PSS', ed25519: 'Ed25519', ed448: 'Ed448' };
+const keyName = (type: string): string => KEY_NAMES[type] ?? type;
+
+/**
+ * An SNI certificate whose key type differs from the main one's is not served reliably: Node
+ * adds a name's certificate beside the main one (one per key type) rather than replacing it, and
+ * the client's signature preferences pick (most TLS 1.3 clients take ECDSA first).
+ */
+export function sniKeyTypeWarnings(listeners: Readonly<Record<string, WithTls & WithSni>>): string[] {
+  const entries: (readonly [string, string])[] = [];
+  for (const [name, listener] of Object.entries(listeners)) {
+    const main = listener.tls?.certificate.keyType;
+    for (const entry of listener.sni) {
+      const own = entry.material.certificate.keyType;
+      if (main === undefined || own === undefined || own === main) continue;
+      entries.push([
+        name,
+        `the certificate for ${entry.hostnames.join(', ')} has an ${keyName(own)} key and the main certificate an ${keyName(main)} key: for those names Node offers both, ` +
+          `and clients get whichever their signature preferences favour (most TLS 1.3 clients: ECDSA). Give them keys of the same type`,
+      ]);
+    }
+  }
+  return perMessage(entries);
+}

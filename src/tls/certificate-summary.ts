@@ -13,6 +13,8 @@ export interface CertificateSummary {
   validTo: string;
   /** Milliseconds since the epoch, for metrics and expiry arithmetic. */
   validToMs: number;
+  /** The key's type, as Node names it: `rsa`, `ec`, `ed25519`... */
+  keyType?: string;
 }
 
 export function summarizeCertificate(certificate: X509Certificate): CertificateSummary {
@@ -26,6 +28,7 @@ export function summarizeCertificate(certificate: X509Certificate): CertificateS
     validFrom: new Date(Date.parse(certificate.validFrom)).toISOString(),
     validTo: new Date(validToMs).toISOString(),
     validToMs,
+    ...(certificate.publicKey.asymmetricKeyType === undefined ? {} : { keyType: certificate.publicKey.asymmetricKeyType }),
   };
 }
 
