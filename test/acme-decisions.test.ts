@@ -78,6 +78,7 @@ describe('lockIsStale: a lock is taken over when its holder is gone or it is old
     ['live holder on this machine', holder(42), 1000, false],
     ['dead holder on this machine', holder(7), 1000, true],
     ['holder on another machine: cannot tell, wait', holder(7, 'b'), 1000, false],
+    ['our own pid (a leftover: keepd takes the lock only when it does not hold it; pid 1 in a container)', holder(process.pid), 1000, true],
     ['holder on another machine, older than the limit', holder(7, 'b'), LOCK_STALE_MS + 1, true],
     ['unreadable (being written): wait', undefined, 1000, false],
     ['unreadable and old', undefined, LOCK_STALE_MS + 1, true],
@@ -126,7 +127,7 @@ describe('unusableBecause: a stored certificate serves only the configured names
 });
 
 describe('describeAcme: what keepd check says, from files only', () => {
-  const settings: AcmeSettings = { directory: 'https://ca.example/dir', email: undefined, domains: ['a.example.com'], challenge: 'tls-alpn-01', httpPort: 80, stateDir: '/var/lib/keepd/acme', caFile: undefined, listeners: ['front'], renewBeforeDays: undefined };
+  const settings: AcmeSettings = { directory: 'https://ca.example/dir', email: undefined, domains: ['a.example.com'], challenge: 'tls-alpn-01', httpPort: 80, httpHost: undefined, stateDir: '/var/lib/keepd/acme', caFile: undefined, listeners: ['front'], renewBeforeDays: undefined };
   it('before the first order', () => {
     assert.deepEqual(describeAcme(settings, { state: 'none' }, undefined, undefined, T0), [
       'certificate for a.example.com from https://ca.example/dir (tls-alpn-01 on the front listener); state in /var/lib/keepd/acme',

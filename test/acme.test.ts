@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect } from 'node:tls';
@@ -90,12 +90,13 @@ describe('ACME with tls-alpn-01: obtain, renew live, keep the certificate throug
     assert.equal((await stat(stateDir)).mode & 0o777, 0o700);
     assert.equal((await stat(path.join(stateDir, folder))).mode & 0o777, 0o700);
     assert.equal((await stat(path.join(stateDir, folder, 'account.key'))).mode & 0o777, 0o600);
-    assert.equal((await stat(path.join(stateDir, folder, 'keepd.test', 'key.pem'))).mode & 0o777, 0o600);
+    assert.equal((await stat(path.join(stateDir, folder, 'keepd.test', 'certificate.pem'))).mode & 0o777, 0o600);
   });
 
   it('renews when due (renewBeforeDays over the lifetime), with the same account, and swaps the new certificate in live', async () => {
     const account = await readFile(path.join(stateDir, (await stateFolders(stateDir))[0], 'account.json'), 'utf8');
     const before = keepd.logs.filter(newCertificate).length;
+    await storedHoursAgo(stateDir, 2); // a renewal never follows the last within an hour
     await writeFile(path.join(configDir, 'a.json'), JSON.stringify({ ...TEST_BASE, PORT: dataPort, acme: acme({ renewBeforeDays: 100_000 }) }));
     await keepd.waitForLog(() => keepd.logs.filter(newCertificate).length > before, 20_000);
     const renewed = await presented(dataPort, 'keepd.test', root);
@@ -110,6 +111,7 @@ describe('ACME with tls-alpn-01: obtain, renew live, keep the certificate throug
 
   it('keeps serving the current certificate when a renewal fails, and says so in /health and the metrics', async () => {
     await pebble.stop();
+    await storedHoursAgo(stateDir, 2);
     await writeFile(path.join(configDir, 'a.json'), JSON.stringify({ ...TEST_BASE, PORT: dataPort, acme: acme({ renewBeforeDays: 100_001 }) }));
     const report = await eventually(async () => {
       const answer = await health(keepd);
@@ -153,7 +155,7 @@ describe('ACME with http-01: two keepd processes sharing a state folder order on
     const dirs = await Promise.all(ports.map((PORT) => keepdDir(acme, { PORT })));
     const both = await Promise.all(dirs.map((dir) => startKeepd(dir)));
     try {
-      const got = (line: LogLine): boolean => newCertificate(line) || line.msg.startsWith('ACME: using the certificate another keepd stored');
+      const got = (line: LogLine): boolean => newCertificate(line) || line.msg.startsWith('ACME: using the stored certificate');
       await Promise.all(both.map((keepd) => keepd.waitForLog(got, 20_000)));
       const ordering = both.map((keepd) => keepd.logs.filter((line) => line.msg.startsWith('ACME: ordering')).length);
       assert.deepEqual([...ordering].sort(), [0, 1]);
@@ -163,6 +165,54 @@ describe('ACME with http-01: two keepd processes sharing a state folder order on
       assert.equal(served[0].serialNumber, served[1]?.serialNumber);
     } finally {
       await Promise.all(both.map((keepd) => keepd.stop()));
+    }
+  });
+});
+
+/** A TCP relay to `port` that holds every connection until release(): an order that waits as long as a test needs. */
+async function heldRelay(port: number): Promise<{ port: number; release: () => void; close: () => void }> {
+  const { createServer, connect: tcp } = await import('node:net');
+  let release: () => void = () => undefined;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const server = createServer((client) => {
+    client.pause();
+    void released.then(() => {
+      const upstream = tcp(port, '127.0.0.1');
+      client.pipe(upstream).pipe(client);
+      client.resume();
+      upstream.on('error', () => client.destroy());
+      client.on('error', () => upstream.destroy());
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  return { port: typeof address === 'object' && address ? address.port : 0, release, close: () => server.close() };
+}
+
+describe('ACME: a reload that changes acme.* during an order', () => {
+  it('goes on with the new configuration once the order ends, and the listener gets its certificate', async () => {
+    const dataPort = await freePort();
+    const pebble = await startPebble({ tlsPort: dataPort, httpPort: await freePort() });
+    const relay = await heldRelay(Number(new URL(pebble.directory).port));
+    const acme = (email: string) => ({ directory: `https://127.0.0.1:${relay.port}/dir`, caFile: pebble.caFile, domains: ['reload.keepd.test'], email, stateDir: path.join(configDir, '..', 'reload-state'), listeners: ['data'] });
+    const configDir = await keepdDir({}, {});
+    await writeFile(path.join(configDir, 'a.json'), JSON.stringify({ ...TEST_BASE, PORT: dataPort, acme: acme('first@keepd.test') }));
+    const keepd = await startKeepd(configDir);
+    try {
+      await keepd.waitForLog((line) => line.msg.startsWith('ACME: ordering'));
+      // The order waits at the relay for the CA's directory; the configuration changes meanwhile.
+      await writeFile(path.join(configDir, 'a.json'), JSON.stringify({ ...TEST_BASE, PORT: dataPort, acme: acme('second@keepd.test') }));
+      await keepd.waitForLog((line) => /^configuration generation 2 applied/.test(line.msg));
+      assert.equal(keepd.logs.filter(newCertificate).length, 0, 'the order is still held');
+      relay.release();
+      await keepd.waitForLog((line) => line.msg.startsWith('ACME: using the stored certificate'), 20_000);
+      const served = await presented(dataPort, 'reload.keepd.test', await pebble.issuingRoot());
+      assert.equal(served.authorized, true, served.authorizationError);
+      const component = (await health(keepd)).body.components.acme ?? {};
+      assert.equal(component.status, 'ok');
+    } finally {
+      relay.close();
+      await keepd.stop();
     }
   });
 });
@@ -192,6 +242,16 @@ describe('ACME: a CA that cannot be reached at the first start', () => {
     }
   });
 });
+
+/** Makes the stored certificate look written `hours` ago (what the renewal spacing reads). */
+async function storedHoursAgo(stateDir: string, hours: number): Promise<void> {
+  const [folder] = await stateFolders(stateDir);
+  const { readdir } = await import('node:fs/promises');
+  const when = new Date(Date.now() - hours * 3_600_000);
+  for (const name of await readdir(path.join(stateDir, folder), { withFileTypes: true })) {
+    if (name.isDirectory()) await utimes(path.join(stateDir, folder, name.name, 'certificate.pem'), when, when);
+  }
+}
 
 async function stateFolders(stateDir: string): Promise<[string]> {
   const { readdir } = await import('node:fs/promises');

@@ -107,4 +107,27 @@ describe('secure first run', () => {
       await again.stop();
     }
   });
+  it('with acme.domains only: accounts, no self-signed certificate (the listeners take theirs from ACME), once', async () => {
+    const acme = { acme: { directory: 'https://127.0.0.1:9/dir', domains: ['first.keepd.test'], stateDir: path.join(await tempDir(), 'acme') } };
+    const dir = await tempDir({ 'acme.json': acme });
+    const first = await startKeepd(dir, { env: ENV });
+    try {
+      await first.waitForStdout(/Try them:(\n {2}curl .*){4}\n/);
+      assert.match(first.stdout(), /created one per listener \(their certificate\ncomes from ACME, for first\.keepd\.test\)/);
+      assert.match(first.stdout(), /curl -u 'keepd-health:\S+' https:\/\/first\.keepd\.test:\d+\/health/);
+      assert.equal(existsSync(path.join(dir, 'keepd-first-run.cert.pem')), false);
+      assert.equal(first.schemes.health, 'https');
+      const config = JSON.parse(readFileSync(path.join(dir, '00-keepd-first-run.json'), 'utf8')) as Record<string, unknown>;
+      assert.equal(config.TLSFile, undefined);
+      assert.ok(config.identity);
+    } finally {
+      await first.stop();
+    }
+    const second = await startKeepd(dir, { env: ENV });
+    try {
+      assert.ok(!second.stdout().includes('first run'), 'no new accounts the second time');
+    } finally {
+      await second.stop();
+    }
+  });
 });

@@ -1,4 +1,4 @@
-import { open, readFile, rm, stat } from 'node:fs/promises';
+import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { errorCode } from '../support/errors.js';
 import { privateFolder } from './store.js';
@@ -45,7 +45,31 @@ async function holderOf(file: string): Promise<LockHolder | undefined> {
 /** Whether a lock may be taken over: its holder is dead, or it is older than LOCK_STALE_MS. */
 export function lockIsStale(holder: LockHolder | undefined, ageMs: number, here: { host: string; alive: (pid: number) => boolean }): boolean {
   if (ageMs > LOCK_STALE_MS) return true;
-  return holder !== undefined && holder.host === here.host && holder.pid !== process.pid && !here.alive(holder.pid);
+  // Our own pid: left by an earlier process with it (pid 1 in a container); this one asks only when it holds none.
+  return holder !== undefined && holder.host === here.host && (holder.pid === process.pid || !here.alive(holder.pid));
+}
+
+/** Removes the lock only while it is still the one this process wrote (a takeover may have replaced it). */
+async function releaseIfOurs(file: string, text: string): Promise<void> {
+  const now = await readFile(file, 'utf8').catch(() => undefined);
+  if (now === text) await rm(file, { force: true });
+}
+
+/**
+ * Moves a stale lock aside (one rename: of two processes taking it over, one moves it), and puts
+ * it back if what was moved is not the lock judged stale (another process took over meanwhile).
+ */
+async function takeOver(file: string, stale: LockHolder | undefined): Promise<void> {
+  const aside = `${file}.${process.pid}.stale`;
+  try {
+    await rename(file, aside);
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return;
+    throw error;
+  }
+  const moved = await holderOf(aside);
+  if (stale !== undefined && JSON.stringify(moved) !== JSON.stringify(stale)) await rename(aside, file).catch(() => undefined);
+  else await rm(aside, { force: true });
 }
 
 export async function tryLock(file: string, dir: string): Promise<LockAttempt> {
@@ -54,16 +78,17 @@ export async function tryLock(file: string, dir: string): Promise<LockAttempt> {
     try {
       const handle = await open(file, 'wx', 0o600);
       const holder: LockHolder = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
-      await handle.writeFile(JSON.stringify(holder));
+      const text = JSON.stringify(holder);
+      await handle.writeFile(text);
       await handle.close();
-      return { held: true, release: () => rm(file, { force: true }) };
+      return { held: true, release: () => releaseIfOurs(file, text) };
     } catch (error) {
       if (errorCode(error) !== 'EEXIST') throw error;
     }
     const holder = await holderOf(file);
     const age = await stat(file).then((s) => Date.now() - s.mtimeMs, () => 0);
     if (!lockIsStale(holder, age, { host: hostname(), alive })) return { held: false, holder };
-    await rm(file, { force: true });
+    await takeOver(file, holder);
   }
   return { held: false, holder: await holderOf(file) };
 }

@@ -42,7 +42,13 @@ export interface AcmeManagerOptions {
   random?: () => number;
 }
 
-type Applied = { settings: AcmeSettings; policy: TlsPolicy; host: string | undefined };
+type Applied = { settings: AcmeSettings; policy: TlsPolicy };
+
+/** A certificate from the state folder, and when it was written there (its renewal spacing survives restarts). */
+export interface StoredMaterial {
+  material: TlsMaterial;
+  storedAtMs: number;
+}
 
 /**
  * Obtains and renews the ACME certificate in the background: at once when there is none (or it
@@ -55,9 +61,13 @@ export class AcmeManager {
   #key = '';
   #status: AcmeStatus | undefined;
   #material: TlsMaterial | undefined;
+  /** When the certificate in use was obtained or stored: no renewal within MIN_RENEWAL_SPACING_MS of it. */
+  #obtainedAtMs: number | undefined;
   #timer: NodeJS.Timeout | undefined;
   #running = false;
   #stopped = false;
+  /** Releases the order lock while an attempt holds it (stop() lets it go at once). */
+  #release: (() => Promise<void>) | undefined;
 
   constructor(options: AcmeManagerOptions) {
     this.#options = options;
@@ -77,37 +87,56 @@ export class AcmeManager {
    * holds (`stored`, read by prepare; undefined: none that can serve). A change of the ACME keys
    * starts over from that certificate; the rest only updates the TLS policy.
    */
-  apply(settings: AcmeSettings | undefined, stored: TlsMaterial | undefined, policy: TlsPolicy, host: string | undefined): void {
+  apply(settings: AcmeSettings | undefined, stored: StoredMaterial | undefined, policy: TlsPolicy): void {
     const key = settings === undefined ? '' : JSON.stringify(settings);
     if (key === this.#key && settings) {
-      this.#applied = { settings, policy, host };
+      this.#applied = { settings, policy };
       return;
     }
     this.#key = key;
     clearTimeout(this.#timer);
-    this.#applied = settings && { settings, policy, host };
-    this.#material = stored;
+    this.#applied = settings && { settings, policy };
+    // What runs may be newer than what the reload read (a renewal since): never go back to an older certificate.
+    const newer = this.#material && stored && this.#material.certificate.validToMs > stored.material.certificate.validToMs;
+    if (!newer) {
+      this.#material = stored?.material;
+      this.#obtainedAtMs = stored?.storedAtMs;
+    }
     if (!settings) {
       this.#status = undefined;
       this.#options.changed();
       return;
     }
     const { directory, domains, challenge, stateDir } = settings;
-    this.#status = { directory, domains, challenge, stateDir, state: stored ? 'valid' : 'ordering', certificate: stored?.certificate, renewAt: undefined, nextAttemptAt: undefined, lastSuccessAt: undefined, consecutiveFailures: 0, lastError: undefined, lockHolder: undefined };
-    this.#schedule(stored ? this.#renewalAt(stored) : Date.now());
+    const material = this.#material;
+    // Failures carry over a reload: an alert on them must not start over with every edit.
+    const failures = this.#status?.consecutiveFailures ?? 0;
+    this.#status = { directory, domains, challenge, stateDir, state: material ? 'valid' : 'ordering', certificate: material?.certificate, renewAt: undefined, nextAttemptAt: undefined, lastSuccessAt: undefined, consecutiveFailures: failures, lastError: this.#status?.lastError, lockHolder: undefined };
+    this.#schedule(this.#nextAttempt());
   }
 
-  stop(): void {
+  /** No new attempt; an order under way lets its lock go now (its result is dropped). */
+  async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    await this.#release?.();
+  }
+
+  /** Read through a call: stop() may come while an attempt awaits (TypeScript would keep its narrowing). */
+  #isStopped(): boolean {
+    return this.#stopped;
+  }
+
+  /** When to try next with the certificate in use: its renewal, or now without one. */
+  #nextAttempt(): number {
+    return this.#material ? this.#renewalAt(this.#material) : Date.now();
   }
 
   #renewalAt(material: TlsMaterial): number {
     const certificate = times(material);
     const renewBeforeDays = this.#applied?.settings.renewBeforeDays;
     if (this.#status) this.#status.renewAt = new Date(renewalDue(certificate, renewBeforeDays));
-    const lastSuccessMs = this.#status?.lastSuccessAt?.getTime();
-    return renewalAttempt({ certificate, renewBeforeDays, now: Date.now(), lastSuccessMs, random: (this.#options.random ?? Math.random)() });
+    return renewalAttempt({ certificate, renewBeforeDays, now: Date.now(), lastSuccessMs: this.#obtainedAtMs, random: (this.#options.random ?? Math.random)() });
   }
 
   #schedule(at: number): void {
@@ -142,13 +171,15 @@ export class AcmeManager {
         return;
       }
       status.lockHolder = undefined;
+      this.#release = lock.release;
       try {
         await this.#obtain(applied, status, key);
       } finally {
+        this.#release = undefined;
         await lock.release();
       }
     } catch (error) {
-      if (key !== this.#key) return;
+      if (key !== this.#key || this.#isStopped()) return;
       status.consecutiveFailures += 1;
       status.state = 'failed';
       const message = `cannot obtain a certificate for ${settings.domains.join(', ')} from ${settings.directory}: ${error instanceof Error ? error.message : String(error)}`;
@@ -160,6 +191,8 @@ export class AcmeManager {
       this.#schedule(next);
     } finally {
       this.#running = false;
+      // The configuration changed during the attempt (its own schedule found it running): go on with the new one.
+      if (key !== this.#key && this.#status && !this.#isStopped()) this.#schedule(this.#nextAttempt());
     }
   }
 
@@ -169,14 +202,14 @@ export class AcmeManager {
     const log = this.#options.log;
     const stored = await readStoredCertificate(settings, policy);
     if (stored.state === 'usable' && stored.material.digest !== this.#material?.digest && renewalDue(times(stored.material), settings.renewBeforeDays) > Date.now()) {
-      log.info({ acme: { serialNumber: stored.material.certificate.serialNumber } }, `ACME: using the certificate another keepd stored in ${settings.stateDir}`);
+      log.info({ acme: { serialNumber: stored.material.certificate.serialNumber } }, `ACME: using the stored certificate in ${settings.stateDir} (ordered by another keepd, or for an earlier configuration)`);
       this.#adopt(stored.material, status, key);
       return;
     }
     status.state = 'ordering';
     this.#options.changed();
     log.info({ acme: { domains: settings.domains, directory: settings.directory, challenge: settings.challenge } }, `ACME: ordering a certificate for ${settings.domains.join(', ')} from ${settings.directory} (${settings.challenge})`);
-    const http = settings.challenge === 'http-01' ? await openHttpChallenges(settings.httpPort, applied.host, this.#options.challenges) : undefined;
+    const http = settings.challenge === 'http-01' ? await openHttpChallenges(settings.httpPort, settings.httpHost, this.#options.challenges) : undefined;
     try {
       await orderCertificate(settings, acmePaths(settings), this.#options.challenges);
     } finally {
@@ -191,6 +224,7 @@ export class AcmeManager {
   #adopt(material: TlsMaterial, status: AcmeStatus, key: string): void {
     if (key !== this.#key || this.#stopped) return;
     this.#material = material;
+    this.#obtainedAtMs = Date.now();
     Object.assign(status, { state: 'valid', certificate: material.certificate, lastSuccessAt: new Date(), consecutiveFailures: 0 });
     this.#options.install(material);
     this.#schedule(this.#renewalAt(material));

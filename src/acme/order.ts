@@ -4,7 +4,7 @@ import { createSecureContext } from 'node:tls';
 import acme from 'acme-client';
 import type { AcmeSettings } from '../config/acme-settings.js';
 import type { AcmeChallenges } from './challenges.js';
-import { readAccount, writePrivate, type AcmePaths } from './store.js';
+import { privateFolder, readAccount, writePrivate, type AcmePaths } from './store.js';
 
 /** A request to the CA that takes longer is a failed attempt (retried later), not a hung order. */
 const CA_TIMEOUT_MS = 30_000;
@@ -105,7 +105,6 @@ async function order(settings: AcmeSettings, paths: AcmePaths, challenges: AcmeC
     },
   });
   if (url === undefined) await writePrivate(paths.accountJson, `${JSON.stringify({ url: client.getAccountUrl(), email: settings.email }, null, 2)}\n`);
-  // The key first: a chain without its key would be read as a damaged pair.
-  await writePrivate(paths.certificateKey, certificateKey.toString());
-  await writePrivate(paths.certificateChain, chain, 0o644);
+  await privateFolder(paths.dir);
+  await writePrivate(paths.certificate, `${certificateKey.toString().trimEnd()}\n${chain}`);
 }

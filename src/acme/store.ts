@@ -9,7 +9,8 @@ import { errorCode } from '../support/errors.js';
  * and production never mix:
  *   <stateDir>/<directory>/account.key   the account's private key (0600)
  *   <stateDir>/<directory>/account.json  its URL at the CA, and the email it was registered with
- *   <stateDir>/<directory>/<first domain>/key.pem, cert.pem  the certificate's key (0600) and chain
+ *   <stateDir>/<directory>/<first domain>/certificate.pem  the certificate's key and chain in one
+ *                                          file (0600): one rename replaces both, never a key without its chain
  *   <stateDir>/<directory>/order.lock    held while a process orders (lock.ts)
  * Files are written to a temporary name and renamed: a reader sees the old file or the new one.
  */
@@ -18,8 +19,8 @@ export interface AcmePaths {
   dir: string;
   accountKey: string;
   accountJson: string;
-  certificateKey: string;
-  certificateChain: string;
+  /** The private key, then the chain, in one PEM file. */
+  certificate: string;
   lock: string;
 }
 
@@ -37,17 +38,21 @@ export function acmePaths(settings: Pick<AcmeSettings, 'stateDir' | 'directory' 
     dir,
     accountKey: path.join(dir, 'account.key'),
     accountJson: path.join(dir, 'account.json'),
-    certificateKey: path.join(certificate, 'key.pem'),
-    certificateChain: path.join(certificate, 'cert.pem'),
+    certificate: path.join(certificate, 'certificate.pem'),
     lock: path.join(dir, 'order.lock'),
   };
 }
 
-/** Creates a folder (and its parents) for secrets: 0700, and made so if it was wider. */
+/**
+ * Creates a folder (and its parents) for secrets: 0700, and made so if it was wider. One that
+ * belongs to another user (made in a shared place beforehand) is refused: they could read the keys.
+ */
 export async function privateFolder(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const mode = (await stat(dir)).mode & 0o777;
-  if (mode !== 0o700) await chmod(dir, 0o700);
+  const found = await stat(dir);
+  const uid = process.getuid?.();
+  if (uid !== undefined && found.uid !== uid) throw new Error(`${dir} belongs to user ${found.uid}, not to keepd's (${uid}): choose another acme.stateDir, or chown it`);
+  if ((found.mode & 0o777) !== 0o700) await chmod(dir, 0o700);
 }
 
 /** Writes a file atomically with `mode` (0600 for keys), its folder private. */

@@ -25,7 +25,7 @@ export function unusableBecause(certificate: CertificateSummary, domains: string
   return undefined;
 }
 
-export type StoredCertificate = { state: 'none' } | { state: 'usable'; material: TlsMaterial } | { state: 'unusable'; reason: string };
+export type StoredCertificate = { state: 'none' } | { state: 'usable'; material: TlsMaterial; storedAtMs: number } | { state: 'unusable'; reason: string };
 
 /**
  * The certificate in the state folder, read as any PEM pair is (tls/load-tls-material.ts), and
@@ -33,13 +33,13 @@ export type StoredCertificate = { state: 'none' } | { state: 'usable'; material:
  */
 export async function readStoredCertificate(settings: AcmeSettings, policy: TlsPolicy, now = Date.now()): Promise<StoredCertificate> {
   const paths = acmePaths(settings);
-  // No certificate yet is the normal first start; a half-written or damaged pair is worth saying.
-  const present = await Promise.all([paths.certificateKey, paths.certificateChain].map((file) => stat(file).then(() => true, () => false)));
-  if (!present.includes(true)) return { state: 'none' };
-  const loaded = await loadTlsMaterial({ type: 'pem', file: paths.certificateKey, pemCert: paths.certificateChain, password: undefined }, policy, now);
+  // No certificate yet is the normal first start; a damaged file is worth saying.
+  const found = await stat(paths.certificate).catch(() => undefined);
+  if (!found) return { state: 'none' };
+  const loaded = await loadTlsMaterial({ type: 'pem', file: paths.certificate, pemCert: paths.certificate, password: undefined }, policy, now);
   if (!loaded.ok) return { state: 'unusable', reason: loaded.message };
   const reason = unusableBecause(loaded.material.certificate, settings.domains, now);
-  if (reason !== undefined) return { state: 'unusable', reason: `the stored certificate ${paths.certificateChain}: ${reason}` };
+  if (reason !== undefined) return { state: 'unusable', reason: `the stored certificate ${paths.certificate}: ${reason}` };
   // Stored certificates are checked here; the load's own expiry warnings would repeat it.
-  return { state: 'usable', material: { ...loaded.material, certificateFile: `ACME ${paths.certificateChain}`, warnings: [] } };
+  return { state: 'usable', material: { ...loaded.material, certificateFile: `ACME ${paths.certificate}`, warnings: [] }, storedAtMs: found.mtimeMs };
 }

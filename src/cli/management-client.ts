@@ -14,6 +14,8 @@ export interface ManagementTarget {
   /** Trusted certificates for https; undefined means the system's. */
   ca: string[] | undefined;
   insecure: boolean;
+  /** The name to ask for and verify (an ACME certificate names the domains, reached on localhost). */
+  servername?: string;
 }
 
 export class ManagementClientError extends Error {}
@@ -31,10 +33,12 @@ export async function managementTargetFromConfig(configDir: string, env: Environ
   if (!settings.enabled) throw new ManagementClientError('the management listener is disabled in this configuration');
   if (settings.port === 0) throw new ManagementClientError('the management port is 0 (chosen at start) in this configuration; give --url with the port keepd logged');
   const host = settings.host === undefined || isWildcardAddress(settings.host) || isLoopbackAddress(settings.host) ? 'localhost' : settings.host;
-  const scheme = settings.tls ? 'https' : 'http';
+  // An ACME listener serves TLS (never plain http: the password would cross in clear) for acme.domains.
+  const scheme = settings.tls || settings.acme ? 'https' : 'http';
   const url = new URL(`${scheme}://${host.includes(':') ? `[${host}]` : host}:${settings.port}`);
   const ca = settings.tls?.pemCert ? [...rootCertificates, await readFile(settings.tls.pemCert, 'utf8')] : undefined;
-  return { url, ca, insecure: false };
+  const servername = settings.acme ? assembled.loaded.config.acme.domains[0] : undefined;
+  return { url, ca, insecure: false, ...(servername === undefined ? {} : { servername }) };
 }
 
 export interface ManagementAnswer {
@@ -60,7 +64,7 @@ export function callManagement(target: ManagementTarget, method: string, route: 
   return new Promise((resolve, reject) => {
     const req = send(
       url,
-      { method, headers: { authorization, accept: 'application/json' }, ca: target.ca, rejectUnauthorized: !target.insecure, agent: false, timeout: 30_000 },
+      { method, headers: { authorization, accept: 'application/json' }, ca: target.ca, rejectUnauthorized: !target.insecure, agent: false, timeout: 30_000, ...(target.servername === undefined ? {} : { servername: target.servername }) },
       (res) => {
         let text = '';
         res.setEncoding('utf8');

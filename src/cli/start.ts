@@ -20,7 +20,7 @@ export async function startCommand(ctx: CliContext, configDir: string, strict: b
   let firstRun: FirstRun | undefined;
   if (loaded.ok && needsFirstRun(loaded.prepared.loaded.config)) {
     try {
-      firstRun = await generateFirstRun(configDir, { besideProduct: besideProduct(loaded.prepared.loaded.config) });
+      firstRun = await generateFirstRun(configDir, { besideProduct: besideProduct(loaded.prepared.loaded.config), acme: loaded.prepared.loaded.config.acme });
     } catch (error) {
       ctx.stderr(
         `keepd: no accounts and no TLS are configured, and the first-run certificate and accounts cannot be written to ${configDir}: ` +

@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { LETS_ENCRYPT, LETS_ENCRYPT_STAGING, type AcmeChallenge } from './acme-schema.js';
+import { isLoopbackAddress } from './addresses.js';
 import { LISTENER_NAMES, type ListenerName } from './listener-table.js';
 import type { ListenerSettings } from './listener-settings.js';
 import type { KeepConfig } from './schema.js';
@@ -13,6 +14,8 @@ export interface AcmeSettings {
   domains: string[];
   challenge: AcmeChallenge;
   httpPort: number;
+  /** http-01 binds here: the ACME listeners' address when they share one, else all interfaces (undefined). */
+  httpHost: string | undefined;
   /** Account key, certificates and the lock file (created 0700). */
   stateDir: string;
   caFile: string | undefined;
@@ -38,15 +41,18 @@ export function defaultStateDir(env: NodeJS.ProcessEnv): string {
 export function resolveAcme(config: KeepConfig, configDir: string, listeners: ListenerSettings[], env: NodeJS.ProcessEnv = process.env): AcmeSettings | undefined {
   const { acme } = config;
   if (acme.domains.length === 0) return undefined;
+  const using = listeners.filter((listener) => listener.enabled && listener.acme);
+  const hosts = new Set(using.map((listener) => listener.host));
   return {
     directory: acme.directory,
     email: acme.email,
     domains: [...new Set(acme.domains.map((name) => name.replace(/\.$/, '')))],
     challenge: acme.challenge,
     httpPort: acme.httpPort,
+    httpHost: hosts.size === 1 ? [...hosts][0] : undefined,
     stateDir: acme.stateDir === undefined ? defaultStateDir(env) : path.resolve(configDir, acme.stateDir),
     caFile: acme.caFile === undefined ? undefined : path.resolve(configDir, acme.caFile),
-    listeners: listeners.filter((listener) => listener.enabled && listener.acme).map((listener) => listener.name),
+    listeners: using.map((listener) => listener.name),
     renewBeforeDays: acme.renewBeforeDays,
   };
 }
@@ -71,7 +77,10 @@ export function acmeProblems(config: KeepConfig, acme: AcmeSettings | undefined,
   }
   if (!acme) return out;
   if (acme.listeners.length === 0) {
-    out.push({ path: ['acme', 'domains'], message: 'is set, but no enabled listener takes its certificate from ACME (each has TLS keys): name them in acme.listeners, such as ["front"]' });
+    const disabled = named.filter((name) => !listeners[name].enabled);
+    if (config.acme.listeners?.length === 0) out.push({ path: ['acme', 'listeners'], message: 'is empty while acme.domains is set: name the listeners whose certificate comes from ACME, such as ["front"], or leave the key out (every listener without TLS keys)' });
+    else if (disabled.length > 0) out.push({ path: ['acme', 'listeners'], message: `names only disabled listeners (${disabled.join(', ')}): enable them, or name others` });
+    else out.push({ path: ['acme', 'domains'], message: 'is set, but no enabled listener takes its certificate from ACME (each has TLS keys): name them in acme.listeners, such as ["front"]' });
   }
   const httpListener = LISTENER_NAMES.find((name) => acme.challenge === 'http-01' && listeners[name].enabled && listeners[name].port === acme.httpPort);
   if (httpListener) {
@@ -92,6 +101,9 @@ export function acmeWarnings(acme: AcmeSettings | undefined, listeners: Record<L
   }
   if (publicCa && acme.challenge === 'http-01' && acme.httpPort !== 80) {
     out.push(`acme.httpPort is ${acme.httpPort}; ${acme.directory} validates http-01 on port 80: forward port 80 to ${acme.httpPort}`);
+  }
+  if (publicCa && acme.listeners.length > 0 && acme.listeners.every((name) => isLoopbackAddress(listeners[name].host ?? ''))) {
+    out.push(`the ACME listeners (${acme.listeners.join(', ')}) listen on loopback only: ${acme.directory} cannot reach them to validate ${acme.challenge}; give them a public HOST`);
   }
   const relative = path.relative(configDir, acme.stateDir);
   if (!relative.startsWith('..') && !path.isAbsolute(relative)) {

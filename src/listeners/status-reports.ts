@@ -122,11 +122,12 @@ function upstreamComponent(upstream: UpstreamStatus) {
 const iso = (date: Date | undefined): string | null => date?.toISOString() ?? null;
 
 /**
- * ACME: failing without a certificate (its listeners cannot serve), degraded while attempts fail
+ * ACME: failing without a certificate, or with an expired one (its listeners cannot serve), degraded while attempts fail
  * (the current certificate is kept: the error and the expiry say how urgent it is), ok otherwise.
  */
 function acmeComponent(acme: AcmeStatus, now: number) {
-  const status: ComponentStatus = !acme.certificate ? 'failing' : acme.consecutiveFailures > 0 ? 'degraded' : 'ok';
+  // An expired certificate serves nobody: as bad as none.
+  const status: ComponentStatus = !acme.certificate || acme.certificate.validToMs < now ? 'failing' : acme.consecutiveFailures > 0 ? 'degraded' : 'ok';
   return {
     status,
     state: acme.state,

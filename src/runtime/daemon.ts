@@ -22,7 +22,7 @@ import { Watching } from './config-watcher.js';
 import { ListenerSet } from './listener-set.js';
 import type { PreparedConfig } from './prepare.js';
 import { PublicPasswordScan } from './public-password-scan.js';
-import { decide, loadConfiguration, refusals as reloadRefusals, rejected, type Snapshot } from './reload.js';
+import { decide, loadConfiguration, refusals as reloadRefusals, rejected, withNewerAcmeCertificate, type Snapshot } from './reload.js';
 import { StartupError } from './startup-error.js';
 import { StaleConfig } from './stale-config.js';
 import { AcmeChallenges } from '../acme/challenges.js';
@@ -231,7 +231,7 @@ export class Daemon implements ListenerServices {
     }
     // 3. plan
     const current = this.#active;
-    const next = loaded.prepared;
+    const next = withNewerAcmeCertificate(loaded.prepared, this.#acme.material());
     await yieldToEventLoop();
     const refusals = reloadRefusals(this.#listeners.running(), next);
     if (refusals.length > 0) {
@@ -262,8 +262,8 @@ export class Daemon implements ListenerServices {
     return { ...planned, errors };
   }
 
-  #applyAcme({ acme, policy, loaded }: PreparedConfig): void {
-    this.#acme.apply(acme?.settings, acme?.stored.state === 'usable' ? acme.stored.material : undefined, policy, loaded.config.HOST);
+  #applyAcme({ acme, policy }: PreparedConfig): void {
+    this.#acme.apply(acme?.settings, acme?.stored.state === 'usable' ? acme.stored : undefined, policy);
   }
 
   #refuse(origin: string, problems: string[]): ReloadOutcome {
@@ -279,13 +279,13 @@ export class Daemon implements ListenerServices {
     this.#stateVersion++;
     this.#stopSignal.abort(); // a reload under way gives up its strict check
     this.#scan.stop();
-    this.#acme.stop();
+    const acmeStopped = this.#acme.stop(); // no new attempt from now on
     this.#stopping = (async () => {
       try {
         await this.#watching.close();
         await this.#reloads; // a reload under way finishes (new ones are refused) before the drain
         const cut = await this.#listeners.closeAll(drainSeconds * 1000);
-        await Promise.all([this.gateway.close(), this.frontUpstreams.close()]);
+        await Promise.all([this.gateway.close(), this.frontUpstreams.close(), acmeStopped]);
         if (cut.length > 0) this.#log.warn({ listeners: cut }, `drain time over; cut the remaining connections of ${cut.join(', ')}`);
         this.#log.info('stopped');
       } finally {

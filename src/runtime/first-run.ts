@@ -31,7 +31,22 @@ export interface FirstRunAccount {
 export interface FirstRun {
   accounts: FirstRunAccount[];
   configFile: string;
-  certFile: string;
+  /** undefined: every listener takes its certificate from ACME; no self-signed one was made. */
+  certFile: string | undefined;
+  /** The names of the ACME certificate, when ACME is on. */
+  acmeDomains: string[];
+}
+
+/**
+ * Which listeners a first run gives its self-signed certificate: `top-level` (all but those named
+ * in acme.listeners, which ignore the top-level keys), the listed ones (beside the product, in
+ * their blocks), or none when every listener takes its certificate from ACME (acme.domains
+ * without acme.listeners: a certificate written now would turn ACME off).
+ */
+export function firstRunTls(acme: Pick<KeepConfig['acme'], 'domains' | 'listeners'>, beside: boolean): 'top-level' | RealmListener[] {
+  if (acme.domains.length > 0 && acme.listeners === undefined) return [];
+  const named = acme.domains.length > 0 ? (acme.listeners ?? []) : [];
+  return beside ? REALM_LISTENERS.filter((name) => !named.includes(name)) : 'top-level';
 }
 
 /** In the first-run file: whether its passwords were ever printed. false means nobody knows them. */
@@ -90,7 +105,10 @@ export function needsFirstRun(config: KeepConfig): boolean {
   const noAccounts = REALMS.every((realm) => Object.keys(config.identity[realm]).length === 0);
   const blocks = LISTENER_NAMES.map((name) => config.listeners[name]);
   const noTls = config.TLSFile === undefined && config.TLSType === undefined && blocks.every((b) => b?.TLSFile === undefined && b?.TLSType === undefined);
-  return noTls && (noAccounts || besideProduct(config));
+  if (!noTls) return false;
+  // Every listener's certificate from ACME: only accounts are missing (none to write beside the product).
+  if (firstRunTls(config.acme, false) !== 'top-level') return noAccounts && !besideProduct(config);
+  return noAccounts || besideProduct(config);
 }
 
 /** Write-then-rename, so a crash never leaves a half-written file for the next start to trip on. */
@@ -128,9 +146,10 @@ async function selfSignedCertificate(hostname: string): Promise<{ key: string; c
  * into keepd's own `listeners.<name>` blocks, which the product does not read, and no account is
  * written (the product would pick it up).
  */
-export async function generateFirstRun(configDir: string, options: { besideProduct?: boolean; hostname?: string } = {}): Promise<FirstRun> {
-  const { key, cert } = await selfSignedCertificate(options.hostname ?? osHostname());
+export async function generateFirstRun(configDir: string, options: { besideProduct?: boolean; hostname?: string; acme?: Pick<KeepConfig['acme'], 'domains' | 'listeners'> } = {}): Promise<FirstRun> {
   const beside = options.besideProduct === true;
+  const acme = options.acme ?? { domains: [], listeners: undefined };
+  const tlsFor = firstRunTls(acme, beside);
   const accounts = beside
     ? []
     : REALM_LISTENERS.map((listener): FirstRunAccount => ({
@@ -147,14 +166,19 @@ export async function generateFirstRun(configDir: string, options: { besideProdu
   const config = {
     _comment: 'Written by keepd on its first run. Replace with your own certificate and accounts, then delete this file and the keepd-first-run.* files.',
     [SHOWN_KEY]: beside,
-    ...(beside ? { listeners: Object.fromEntries(REALM_LISTENERS.map((name) => [name, tls])) } : { ...tls, identity }),
+    ...(tlsFor === 'top-level' ? tls : { listeners: Object.fromEntries(tlsFor.map((name) => [name, tls])) }),
+    ...(beside ? {} : { identity }),
   };
   const configFile = path.join(configDir, FIRST_RUN_FILES.config);
-  const certFile = path.join(configDir, FIRST_RUN_FILES.cert);
-  await writeAtomically(path.join(configDir, FIRST_RUN_FILES.key), key, 0o600);
-  await writeAtomically(certFile, cert, 0o644);
+  let certFile: string | undefined;
+  if (tlsFor === 'top-level' || tlsFor.length > 0) {
+    const { key, cert } = await selfSignedCertificate(options.hostname ?? osHostname());
+    certFile = path.join(configDir, FIRST_RUN_FILES.cert);
+    await writeAtomically(path.join(configDir, FIRST_RUN_FILES.key), key, 0o600);
+    await writeAtomically(certFile, cert, 0o644);
+  }
   await writeAtomically(configFile, `${JSON.stringify(config, null, 2)}\n`, 0o600);
-  return { accounts, configFile, certFile };
+  return { accounts, configFile, certFile, acmeDomains: acme.domains };
 }
 
 function urlHost(address: string): string {
@@ -170,8 +194,9 @@ export function firstRunBanner(firstRun: FirstRun, endpoints: Partial<Record<Lis
     return [
       '',
       'keepd first run beside the product (listeners.data.upstream.url is set): no TLS was configured,',
-      `so keepd created a self-signed certificate (${firstRun.certFile}) for its own listeners, in`,
-      `listeners.<name> blocks of ${firstRun.configFile}, which the product does not read.`,
+      firstRun.certFile === undefined
+        ? `and keepd's listeners take their certificate from ACME (${firstRun.acmeDomains.join(', ')}).`
+        : `so keepd created a self-signed certificate (${firstRun.certFile}) for its own listeners, in\nlisteners.<name> blocks of ${firstRun.configFile}, which the product does not read.`,
       'It created no accounts: the product reads identity.* too. Give the health, management and',
       'metrics listeners accounts with `keepd salt` (docs/gateway.md#beside-the-product).',
       '',
@@ -179,8 +204,9 @@ export function firstRunBanner(firstRun: FirstRun, endpoints: Partial<Record<Lis
   }
   const lines = [
     '',
-    'keepd first run: no accounts and no TLS were configured, so keepd created a self-signed',
-    'certificate and one account per listener. The passwords are shown now and never again;',
+    firstRun.certFile === undefined
+      ? `keepd first run: no accounts were configured, so keepd created one per listener (their certificate\ncomes from ACME, for ${firstRun.acmeDomains.join(', ')}). The passwords are shown now and never again;`
+      : 'keepd first run: no accounts and no TLS were configured, so keepd created a self-signed\ncertificate and one account per listener. The passwords are shown now and never again;',
     `only their salted secrets are stored, in ${firstRun.configFile}.`,
     '',
   ];
@@ -193,7 +219,10 @@ export function firstRunBanner(firstRun: FirstRun, endpoints: Partial<Record<Lis
   for (const account of firstRun.accounts) {
     const endpoint = endpoints[account.listener];
     if (!endpoint) continue;
-    lines.push(`  curl --cacert '${firstRun.certFile}' -u '${account.user}:${account.password}' https://${urlHost(endpoint.address)}:${endpoint.port}${LISTENERS[account.listener].probe}`);
+    // With ACME, the certificate names the domains (and arrives once ordered: GET /health, components.acme).
+    const cacert = firstRun.certFile === undefined ? '' : `--cacert '${firstRun.certFile}' `;
+    const host = firstRun.certFile === undefined ? (firstRun.acmeDomains[0] ?? 'localhost') : urlHost(endpoint.address);
+    lines.push(`  curl ${cacert}-u '${account.user}:${account.password}' https://${host}:${endpoint.port}${LISTENERS[account.listener].probe}`);
   }
   lines.push('');
   return `${lines.join('\n')}\n`;

@@ -68,6 +68,9 @@ export class ListenerSet {
       const refused = (listener: ListenerName, reason: string): void => metrics.connectionsRefused.inc({ listener, reason });
       const server = await ListenerServer.start({ prepared: spec, policy, logger: log, requests: metrics.requests, refused, ...parts(name), trust, acmeChallenge });
       this.#servers.set(name, server);
+      // A certificate that came from ACME while it was binding (installAcme did not see it yet).
+      const latest = spec.settings.acme ? acmeMaterial() : undefined;
+      if (latest && latest.digest !== server.tls?.digest) server.updateTls(latest, policy, []);
       metrics.markListener(name, true, server.tls?.certificate.validToMs);
       log.info({ listener: name, scheme: server.scheme, address: server.address, port: server.port }, `${name} listener on ${server.scheme}://${urlHost(server.address)}:${server.port}`);
       if (server.scheme === 'http') log.warn({ listener: name }, `the ${name} listener serves plain http: passwords cross the network in clear text; configure TLSFile and TLSType`);

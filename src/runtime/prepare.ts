@@ -95,12 +95,18 @@ async function prepareUpstream(loaded: LoadedConfig, problems: ConfigProblem[]):
 }
 
 /** ACME: its rules, its CA file, and the certificate the state folder holds (files only, never the CA). */
-async function prepareAcme(loaded: LoadedConfig, listeners: Record<ListenerName, ListenerSettings>, policy: TlsPolicy, problems: ConfigProblem[]): Promise<PreparedConfig['acme']> {
+async function prepareAcme(loaded: LoadedConfig, listeners: Record<ListenerName, ListenerSettings>, policy: TlsPolicy, problems: ConfigProblem[], notes: string[]): Promise<PreparedConfig['acme']> {
   const settings = resolveAcme(loaded.config, loaded.configDir, Object.values(listeners));
   for (const problem of acmeProblems(loaded.config, settings, listeners)) problems.push({ source: sourceLabel(loaded, problem.path.map(String)), path: formatPath(problem.path), message: problem.message });
   if (!settings) return undefined;
   if (settings.caFile) await readCaBundle(settings.caFile, ['acme', 'caFile'], "the ACME server's CA file", loaded, problems);
-  return { settings, stored: await readStoredCertificate(settings, policy) };
+  const stored = await readStoredCertificate(settings, policy);
+  const lifetimeDays = stored.state === 'usable' ? (stored.material.certificate.validToMs - Date.parse(stored.material.certificate.validFrom)) / 86_400_000 : undefined;
+  if (settings.renewBeforeDays !== undefined && lifetimeDays !== undefined && settings.renewBeforeDays >= lifetimeDays) {
+    // Not a problem (it is how a renewal is forced), but a CA's rate limits will stop it: say so.
+    notes.push(`acme.renewBeforeDays ${settings.renewBeforeDays} is not shorter than the certificate's lifetime (${Math.round(lifetimeDays)} days): keepd renews it every hour; Let's Encrypt allows 5 certificates for the same names a week. Use a third of the lifetime or less`);
+  }
+  return { settings, stored };
 }
 
 /** The product's lockout is 5 failures per user: a throttle that allows more lets one address lock users out. */
@@ -159,7 +165,8 @@ export async function prepareConfig(loaded: LoadedConfig): Promise<Preparation> 
   const sniNotes = new Set<string>();
   const sni = await prepareSni(settings, policy, (path) => sourceLabel(loaded, path.map(String)), problems, sniNotes);
   const upstream = await prepareUpstream(loaded, problems);
-  const acme = await prepareAcme(loaded, settingsByName, policy, problems);
+  const acmeNotes: string[] = [];
+  const acme = await prepareAcme(loaded, settingsByName, policy, problems, acmeNotes);
   const acmeMaterial = acme?.stored.state === 'usable' ? acme.stored.material : undefined;
   const routes = resolveFrontRoutes(config);
   const local = Object.values(networkInterfaces()).flatMap((addresses) => (addresses ?? []).map((address) => address.address));
@@ -175,7 +182,7 @@ export async function prepareConfig(loaded: LoadedConfig): Promise<Preparation> 
   });
   const accounts = indexAccounts(config.identity);
   const sniWarnings = [...sni.values()].flat().flatMap((entry) => (entry.material.warnings ?? []).map((text) => `TLS certificate for ${entry.hostnames.join(', ')}: ${text}`));
-  const warnings = [...policy.warnings, ...tlsWarnings(listeners), ...sniKeyTypeWarnings(listeners), ...new Set(sniWarnings), ...sniNotes, ...accountWarnings(settings, accounts, upstream?.settings.auth === 'passthrough'), ...unusableAccountNames(accounts), ...managementExposure(settingsByName.management), ...gatewayWarnings(loaded, upstream?.settings), ...frontWarnings(settingsByName.front, routes), ...acmeWarnings(acme?.settings, settingsByName, loaded.configDir), ...(acme?.stored.state === 'unusable' ? [`ACME: ${acme.stored.reason}; keepd orders a new one`] : []), ...[plainShutdownKeyWarning(config.shutdownkey), await publicShutdownKeyWarning(config.shutdownkey)].flatMap((w) => w ?? [])];
+  const warnings = [...policy.warnings, ...tlsWarnings(listeners), ...sniKeyTypeWarnings(listeners), ...new Set(sniWarnings), ...sniNotes, ...accountWarnings(settings, accounts, upstream?.settings.auth === 'passthrough'), ...unusableAccountNames(accounts), ...managementExposure(settingsByName.management), ...gatewayWarnings(loaded, upstream?.settings), ...frontWarnings(settingsByName.front, routes), ...acmeWarnings(acme?.settings, settingsByName, loaded.configDir), ...acmeNotes, ...(acme?.stored.state === 'unusable' ? [`ACME: ${acme.stored.reason}; keepd orders a new one`] : []), ...[plainShutdownKeyWarning(config.shutdownkey), await publicShutdownKeyWarning(config.shutdownkey)].flatMap((w) => w ?? [])];
   const front = { routes, upstreams: [...origins].map((origin) => frontUpstream(origin, config)) };
   return { ok: true, prepared: { loaded, accounts, policy, listeners, upstream, acme, front, trust: trustTest(config.trustedProxies), warnings } };
 }

@@ -3,7 +3,8 @@ import { describePublicCredential, findPublicCredentials, PUBLIC_PASSWORDS } fro
 import { assembleConfig } from '../config/assemble.js';
 import type { Environment } from '../config/env-layer.js';
 import { resolveListenerSettings, type ListenerSettings } from '../config/listener-settings.js';
-import type { ListenerName } from '../config/listener-table.js';
+import { perListener, type ListenerName } from '../config/listener-table.js';
+import type { TlsMaterial } from '../tls/load-tls-material.js';
 import type { ConfigProblem } from '../config/problems.js';
 import type { ReloadOutcome } from '../listeners/reload-outcome.js';
 import type { ListenerChange, RunningListener } from './plan.js';
@@ -95,4 +96,18 @@ export function decide(current: PreparedConfig, next: PreparedConfig, running: P
 
 export function rejected(generation: number, problems: string[]): ReloadOutcome {
   return { status: 'rejected', generation, problems };
+}
+
+/**
+ * The ACME certificate in use, where it is newer than what a reload read from disk (a renewal
+ * finished after the read): the plan must not swap an older certificate back in.
+ */
+export function withNewerAcmeCertificate(prepared: PreparedConfig, inUse: TlsMaterial | undefined): PreparedConfig {
+  if (!inUse) return prepared;
+  const listeners = perListener((name) => {
+    const listener = prepared.listeners[name];
+    const older = listener.tls === undefined || listener.tls.certificate.validToMs < inUse.certificate.validToMs;
+    return listener.settings.acme && older ? { ...listener, tls: inUse } : listener;
+  });
+  return { ...prepared, listeners };
 }
