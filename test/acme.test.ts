@@ -68,7 +68,10 @@ describe('ACME with tls-alpn-01: obtain, renew live, keep the certificate throug
     stateDir = path.join(await tempDir(), 'state');
     configDir = await keepdDir(acme(), { PORT: dataPort });
   });
-  after(() => keepd.stop());
+  after(async () => {
+    // undefined when a filter (--test-name-pattern) ran none of this suite's tests
+    await (keepd as KeepdProcess | undefined)?.stop();
+  });
 
   it('starts without a certificate, answers tls-alpn-01 on the data listener, and serves the certificate it obtained', async () => {
     keepd = await startKeepd(configDir);
@@ -259,3 +262,29 @@ async function stateFolders(stateDir: string): Promise<[string]> {
   assert.equal(entries.length, 1, `one folder per ACME directory: ${entries.join(', ')}`);
   return [entries[0] ?? ''];
 }
+
+describe('ACME: keepd reload and an ACME management listener', () => {
+  it('speaks TLS (asking for the first ACME name), never plain http with the password', async () => {
+    const { createServer } = await import('node:net');
+    let first: Buffer | undefined;
+    const server = createServer((socket) => {
+      socket.once('data', (chunk: Buffer) => {
+        first = chunk;
+        socket.destroy();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    try {
+      const dir = await tempDir({ 'a.json': { MANAGMENTPORT: port, HOST: '127.0.0.1', acme: { domains: ['admin.keepd.test'], listeners: ['management'], stateDir: path.join(await tempDir(), 's') } } });
+      const run = await runCli(['reload', '--config-dir', dir, '--user', 'admin'], { env: { KEEPD_PASSWORD: 'secret-pw-1' } });
+      assert.notEqual(run.code, 0);
+      assert.equal(first?.[0], 0x16, 'a TLS handshake record');
+      assert.ok(first.includes(Buffer.from('admin.keepd.test')), 'SNI names the ACME domain');
+      assert.ok(!first.includes(Buffer.from('secret-pw-1')) && !first.includes(Buffer.from(Buffer.from('admin:secret-pw-1').toString('base64'))));
+    } finally {
+      server.close();
+    }
+  });
+});

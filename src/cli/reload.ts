@@ -22,7 +22,7 @@ async function target(ctx: CliContext, options: ReloadOptions): Promise<Manageme
   const cacert = options.cacert ?? ctx.env.KEEPD_CACERT;
   const base = url === undefined ? await managementTargetFromConfig(options.configDir, ctx.env) : { url: new URL(url), ca: undefined, insecure: false };
   const ca = cacert === undefined ? base.ca : [await readFile(cacert, 'utf8')];
-  return { url: base.url, ca, insecure: options.insecure };
+  return { ...base, ca, insecure: options.insecure };
 }
 
 /**
