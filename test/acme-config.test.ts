@@ -40,6 +40,7 @@ describe('acme keys: the schema names the key and says what it expects', () => {
     ['a listener that does not exist', { acme: { listeners: ['admin'] } }, /^acme\.listeners\[0\]: expected one of "data", "health", "management", "metrics", "front"/],
     ['renewBeforeDays 0', { acme: { renewBeforeDays: 0 } }, /^acme\.renewBeforeDays: expected a number of days above 0/],
     ['an email without @', { acme: { email: 'admin' } }, /^acme\.email: expected an email address/],
+    ['a typo: keepd\'s own block has no unknown keys', { acme: { chalenge: 'http-01' } }, /^acme\.chalenge: expected one of the keys of acme \(directory, email, domains, challenge, httpPort, stateDir, caFile, listeners, renewBeforeDays\); this one is unknown \(a typo\?\), found the string "http-01"/],
   ];
   for (const [name, over, expected] of cases) it(name, () => assert.match(problemsOf(over).join('\n'), expected));
   it('the defaults: off (no domains), Let\'s Encrypt, tls-alpn-01, port 80', () => {

@@ -38,17 +38,21 @@ const httpsUrl = (expected: string) =>
 
 const path = (what: string) => z.string({ error: what }).min(1, { error: what });
 
-export const acmeBlock = z.looseObject(
-  {
-    directory: httpsUrl(DIRECTORY_EXPECTED),
-    email: z.string({ error: 'an email address such as "admin@example.com"' }).regex(/^[^\s@]+@[^\s@]+$/, { error: 'an email address such as "admin@example.com"' }).optional(),
-    domains: z.array(domain, { error: 'a list of DNS names such as ["keep.example.com"]' }),
-    challenge: z.enum(ACME_CHALLENGES, { error: 'one of "tls-alpn-01", "http-01"' }),
-    httpPort: z.number({ error: 'a port from 1 to 65535' }).int({ error: 'a port from 1 to 65535' }).min(1, { error: 'a port from 1 to 65535' }).max(65535, { error: 'a port from 1 to 65535' }),
-    stateDir: path('the folder for the ACME account key and certificates').optional(),
-    caFile: path("the PEM file of the CA that signed the ACME server's own HTTPS certificate").optional(),
-    listeners: z.array(z.enum(LISTENER_NAMES, { error: `one of ${LISTENER_NAMES.map((n) => `"${n}"`).join(', ')}` }), { error: 'a list of listener names such as ["front"]' }).optional(),
-    renewBeforeDays: z.number({ error: 'a number of days above 0' }).positive({ error: 'a number of days above 0' }).optional(),
-  },
-  { error: 'an object such as {"domains": ["keep.example.com"], "email": "admin@example.com"}' },
-);
+const acmeKeys = {
+  directory: httpsUrl(DIRECTORY_EXPECTED),
+  email: z.string({ error: 'an email address such as "admin@example.com"' }).regex(/^[^\s@]+@[^\s@]+$/, { error: 'an email address such as "admin@example.com"' }).optional(),
+  domains: z.array(domain, { error: 'a list of DNS names such as ["keep.example.com"]' }),
+  challenge: z.enum(ACME_CHALLENGES, { error: 'one of "tls-alpn-01", "http-01"' }),
+  httpPort: z.number({ error: 'a port from 1 to 65535' }).int({ error: 'a port from 1 to 65535' }).min(1, { error: 'a port from 1 to 65535' }).max(65535, { error: 'a port from 1 to 65535' }),
+  stateDir: path('the folder for the ACME account key and certificates').optional(),
+  caFile: path("the PEM file of the CA that signed the ACME server's own HTTPS certificate").optional(),
+  listeners: z.array(z.enum(LISTENER_NAMES, { error: `one of ${LISTENER_NAMES.map((n) => `"${n}"`).join(', ')}` }), { error: 'a list of listener names such as ["front"]' }).optional(),
+  renewBeforeDays: z.number({ error: 'a number of days above 0' }).positive({ error: 'a number of days above 0' }).optional(),
+};
+
+/** The block is keepd's own (the product has no such keys): an unknown key is a typo, not a product key to keep. */
+export const acmeBlock = z.looseObject(acmeKeys, { error: 'an object such as {"domains": ["keep.example.com"], "email": "admin@example.com"}' }).superRefine((block, ctx) => {
+  for (const key of Object.keys(block).filter((name) => !Object.hasOwn(acmeKeys, name))) {
+    ctx.addIssue({ code: 'custom', path: [key], message: `one of the keys of acme (${Object.keys(acmeKeys).join(', ')}); this one is unknown (a typo?)` });
+  }
+});
