@@ -18,7 +18,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { indexAccounts } from '../src/accounts/accounts.js';
-import { LoginThrottle } from '../src/accounts/login-throttle.js';
+import { ClientThrottle } from '../src/accounts/shared-throttle.js';
 import { createSecret } from '../src/accounts/secret.js';
 import { VerificationCache } from '../src/accounts/verification-cache.js';
 import { VerificationLimiter } from '../src/accounts/verification-limiter.js';
@@ -258,7 +258,7 @@ const gate: AuthGate = {
   accounts: () => index,
   cache: new VerificationCache(),
   limiter: new VerificationLimiter(() => ({ concurrency: 4, queueLimit: 200 })),
-  throttle: new LoginThrottle(() => ({ enabled: true, maxFailures: 10, windowSeconds: 60, exemptLoopback: false })),
+  throttle: new ClientThrottle('health', () => ({ enabled: true, maxFailures: 10, windowSeconds: 60, exemptLoopback: false }), () => undefined),
   metrics: new KeepdMetrics(),
   trust: () => trustTest([]),
 };

@@ -8,6 +8,7 @@ import { sourcesAt, type SourceTree } from './merge.js';
 import { describeFound, formatPath, type ConfigProblem } from './problems.js';
 import { parseTrustedProxy } from './trusted-proxies.js';
 import { relationProblems } from './relations.js';
+import { throttleStoreSchema } from './throttle-store.js';
 
 /*
  * Only the keys keepd uses are validated; every other key is kept as it is (looseObject), because
@@ -235,6 +236,7 @@ export const configSchema = z.looseObject({
       maxFailures: integer(1, 100_000, 'failed logins'),
       windowSeconds: integer(1, 86_400, 'seconds'),
       exemptLoopback: z.boolean({ error: 'true or false' }),
+      store: throttleStoreSchema,
     },
     { error: 'an object such as {"maxFailures": 10, "windowSeconds": 60}' },
   ),

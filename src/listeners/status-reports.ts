@@ -1,3 +1,4 @@
+import type { ThrottleStoreStatus } from '../accounts/redis-throttle-store.js';
 import type { UpstreamStatus } from '../gateway/upstream-health.js';
 import { type ListenerName, type Realm } from '../config/listener-table.js';
 import type { PublicCredential } from '../accounts/public-credentials.js';
@@ -45,6 +46,8 @@ export interface DaemonSnapshot {
   stopping: boolean;
   /** The product behind the data listener; undefined when none is configured. */
   upstream: UpstreamStatus | undefined;
+  /** Where the login throttle counts (loginRateLimit.store), the Redis URL masked. */
+  throttleStore: ThrottleStoreStatus;
 }
 
 /** A certificate expiring within this many days makes /health "degraded" (still 200). */
@@ -92,11 +95,24 @@ export function healthReport(snapshot: DaemonSnapshot, now = Date.now()): { stat
   statuses.push(accounts.status);
   const upstream = snapshot.upstream && upstreamComponent(snapshot.upstream);
   if (upstream) statuses.push(upstream.status);
+  const throttleStore = throttleStoreComponent(snapshot.throttleStore);
+  if (throttleStore) statuses.push(throttleStore.status);
   const status: ComponentStatus = statuses.includes('failing') ? 'failing' : statuses.includes('degraded') ? 'degraded' : 'ok';
   return {
     statusCode: status === 'failing' ? 503 : 200,
-    body: { status, ...(snapshot.stopping ? { stopping: true } : {}), checkedAt: new Date(now).toISOString(), components: { config, accounts, listeners, tls, ...(upstream ? { upstream } : {}) } },
+    body: { status, ...(snapshot.stopping ? { stopping: true } : {}), checkedAt: new Date(now).toISOString(), components: { config, accounts, listeners, tls, ...(upstream ? { upstream } : {}), ...(throttleStore ? { throttleStore } : {}) } },
   };
+}
+
+/**
+ * The shared throttle store (Redis), absent with the memory store: "degraded" (still 200, still
+ * ready) while keepd counts failed logins in each process instead, since each replica then allows
+ * maxFailures on its own.
+ */
+function throttleStoreComponent(store: ThrottleStoreStatus) {
+  if (store.kind === 'memory') return undefined;
+  const status: ComponentStatus = store.state === 'up' ? 'ok' : 'degraded';
+  return { status, store: 'redis', url: store.url, state: store.state, since: store.since.toISOString(), ...(store.error === undefined ? {} : { error: store.error }) };
 }
 
 function upstreamComponent(upstream: UpstreamStatus) {
@@ -175,5 +191,6 @@ export function infoReport(snapshot: DaemonSnapshot, now = Date.now()): object {
     publicPasswordScan: snapshot.publicPasswordScan,
     warnings: snapshot.warnings,
     upstream: snapshot.upstream ? upstreamComponent(snapshot.upstream) : null,
+    throttleStore: throttleStoreComponent(snapshot.throttleStore) ?? { store: 'memory' },
   };
 }

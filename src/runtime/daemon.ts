@@ -22,6 +22,10 @@ import { ListenerSet } from './listener-set.js';
 import type { PreparedConfig } from './prepare.js';
 import { PublicPasswordScan } from './public-password-scan.js';
 import { decide, loadConfiguration, refusals as reloadRefusals, rejected, type Snapshot } from './reload.js';
+import { StartupError } from './startup-error.js';
+import { ThrottleStoreSwitch } from './throttle-store.js';
+
+export { StartupError };
 
 export interface DaemonOptions {
   configDir: string;
@@ -31,15 +35,6 @@ export interface DaemonOptions {
   strict?: boolean;
 }
 
-/** keepd could not start: every reason, each a sentence for the admin, and the exit code that fits. */
-export class StartupError extends Error {
-  constructor(
-    readonly reasons: string[],
-    readonly exitCode: 1 | 2 = 1,
-  ) {
-    super(reasons.join('\n'));
-  }
-}
 
 /** How long a reload's strict check for public passwords may take; the rest waits for the next reload. */
 const STRICT_CHECK_BUDGET_MS = 10_000;
@@ -56,6 +51,8 @@ export class Daemon implements ListenerServices {
   readonly startedAt = new Date();
   readonly limiter = new VerificationLimiter(() => this.#active.prepared.loaded.config.passwordVerification);
   readonly #gates: Record<RealmListener, AuthGate>;
+  /** The login throttle's shared store (loginRateLimit.store), replaced by a reload that changes it. */
+  readonly throttleStore: ThrottleStoreSwitch;
   /** The data listener's gateway to the product (listeners.data.upstream). */
   readonly gateway: Gateway;
   /** The upstreams of the front listener's URL routes. */
@@ -82,9 +79,10 @@ export class Daemon implements ListenerServices {
     this.#options = options;
     this.#log = options.logger;
     this.#active = { prepared, generation: 1, loadedAt: new Date() };
-    this.#gates = createAuthGates(() => this.#active.prepared, this.limiter, this.metrics);
     // Something /health reports changed: its cached answer is stale.
     const changed = (): number => this.#stateVersion++;
+    this.throttleStore = new ThrottleStoreSwitch({ log: this.#log, metrics: this.metrics, changed });
+    this.#gates = createAuthGates(() => this.#active.prepared, this.limiter, this.metrics, this.throttleStore.current);
     this.gateway = new Gateway({
       gate: this.#gates.data,
       metrics: this.metrics.upstream,
@@ -139,6 +137,7 @@ export class Daemon implements ListenerServices {
     this.#scan.scan(snapshot.prepared.accounts);
     this.gateway.apply(snapshot.prepared.upstream ?? { settings: undefined, ca: undefined });
     this.frontUpstreams.apply(snapshot.prepared.front.upstreams);
+    this.throttleStore.apply(config.loginRateLimit.store);
     this.#stateVersion++;
   }
 
@@ -178,6 +177,7 @@ export class Daemon implements ListenerServices {
       listeners: perListener((name) => this.#listeners.status(name, prepared.listeners[name].settings.enabled)),
       staleConfig: this.#staleConfig,
       upstream: this.gateway.status,
+      throttleStore: this.throttleStore.status(),
       publicCredentials: this.#scan.found,
       publicPasswordScan: this.#scan.progress,
       warnings: prepared.warnings,
@@ -288,7 +288,7 @@ export class Daemon implements ListenerServices {
         await this.#watching.close();
         await this.#reloads; // a reload under way finishes (new ones are refused) before the drain
         const cut = await this.#listeners.closeAll(drainSeconds * 1000);
-        await Promise.all([this.gateway.close(), this.frontUpstreams.close()]);
+        await Promise.all([this.gateway.close(), this.frontUpstreams.close(), this.throttleStore.close()]);
         if (cut.length > 0) this.#log.warn({ listeners: cut }, `drain time over; cut the remaining connections of ${cut.join(', ')}`);
         this.#log.info('stopped');
       } finally {
