@@ -83,6 +83,13 @@ export class RedisServer {
     return replies.slice(auth.length).join('');
   }
 
+  /** One command in database `db` (SELECT first, on the same connection). */
+  async commandIn(db: number, ...words: string[]): Promise<string> {
+    const auth = this.password === undefined ? [] : [['AUTH', this.password]];
+    const replies = await rawCommands(this.port, [...auth, ['SELECT', String(db)], words]);
+    return replies.slice(auth.length + 1).join('');
+  }
+
   /** INFO commandstats as {command: calls}. */
   async commandCalls(): Promise<Record<string, number>> {
     const text = await this.command('INFO', 'commandstats');
