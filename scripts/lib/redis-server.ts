@@ -48,11 +48,12 @@ export class RedisServer {
     const child = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
     let output = '';
+    child.once('error', (error) => (output += `${error.message} (install it: apt-get install redis-server)`));
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
     const deadline = Date.now() + 10_000;
     while (!(await this.#answersPing())) {
-      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`redis-server did not start on port ${this.port}:\n${output}`);
+      if (child.exitCode !== null || output.includes('apt-get') || Date.now() > deadline) throw new Error(`redis-server did not start on port ${this.port}:\n${output}`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }
