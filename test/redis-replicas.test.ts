@@ -95,12 +95,15 @@ describe('replicas share one login throttle through Redis', () => {
 
   it('refuses the 11th failure from one client spread across both; a release on one lets it in on both', async () => {
     const client = '127.0.0.21';
+    // The right credential verified once on each replica (from elsewhere): cached there from now on.
+    for (const replica of [a, b]) assert.equal((await login(replica, '127.0.0.29', USERS.health[1])).status, 200);
     for (let i = 0; i < 10; i++) assert.equal((await login(i % 2 === 0 ? a : b, client, `guess-${i}`)).status, 401, `failure ${i + 1}`);
     for (const replica of [a, b]) {
       const refused = await login(replica, client, 'guess-11');
       assert.equal(refused.status, 429, 'the 11th failure is refused on either replica');
       assert.ok(Number(refused.headers['retry-after']) > 50);
     }
+    // Its credential is in B's cache, but B saw the block: it asks Redis rather than the cache.
     assert.equal((await login(b, client, USERS.health[1])).status, 429, 'even the right password waits');
 
     const listed = (await request(url(a, 'management', '/throttled'), ADMIN)).json() as { clients: { listener: string; address: string; failures: number }[] };

@@ -49,6 +49,9 @@ describe('the shared login throttle in a real Redis', () => {
       const refused = await throttle.begin(client);
       assert.equal(refused.counted, false);
       assert.ok(refused.wait > 50 && refused.wait <= 60, String(refused.wait));
+      assert.equal(throttle.trustsCache(client), false, 'seen blocked: its cached logins ask Redis');
+      assert.equal(throttle.trustsCache('192.0.2.11'), true);
+      assert.equal(throttle.blockedClients(), 1);
     }
     assert.equal(await redis.command('EXISTS', 'keepd:throttle:{data:192.0.2.10}:p'), ':0', 'no attempt left running');
     for (const suffix of ['f', 'b', 'u']) {
@@ -61,6 +64,7 @@ describe('the shared login throttle in a real Redis', () => {
     assert.equal(await b.throttle.release(client), false, 'released everywhere already');
     const again = await b.throttle.begin(client);
     assert.deepEqual({ wait: again.wait, counted: again.counted }, { wait: 0, counted: true });
+    assert.equal(b.throttle.trustsCache(client), true, 'Redis said it is not blocked any more');
     b.throttle.finish(client, 'admin', 'success', again);
     assert.deepEqual(a.changes, ['connected']);
   });

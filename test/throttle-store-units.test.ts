@@ -6,6 +6,7 @@ import { initialStoreState, nextStoreState, probeDelayMs, reconnectDelayMs, uses
 import { blockPattern, clientKeys, clientOfBlockKey } from '../src/accounts/throttle-keys.js';
 import { assembleConfig } from '../src/config/assemble.js';
 import { REDIS_STORE_DEFAULTS } from '../src/config/defaults.js';
+import { maskConfig } from '../src/config/mask.js';
 import { formatProblem } from '../src/config/problems.js';
 import { isRedisUrl, maskedStoreUrl, redactStoreMessage, sameRedisSettings } from '../src/config/throttle-store.js';
 import { tempDir } from './helpers/temp-dir.js';
@@ -112,6 +113,17 @@ describe('shared throttle store: the URL and its password', () => {
       ['redis://redis:6379', 'redis://redis:6379'],
     ];
     for (const [url, shown] of table) assert.equal(maskedStoreUrl(url), shown, url);
+  });
+
+  it('is masked in the configuration as GET /config, /config/sources, keepd check and support packages show it', () => {
+    const masked = maskConfig({ loginRateLimit: { store: { redis: { url: 'rediss://keepd:s3cret@redis:6380/1', keyPrefix: 'keepd:throttle:', timeoutMs: 200 } } } });
+    assert.deepEqual(masked, { loginRateLimit: { store: { redis: { url: 'rediss://keepd:***@redis:6380/1', keyPrefix: 'keepd:throttle:', timeoutMs: 200 } } } });
+    // keyPrefix sounds secret (key...): shown only when it reads as a prefix, not a pasted password.
+    const prefixes: [string, string][] = [['prod:keepd:', 'prod:keepd:'], ['keepd/', 'keepd/'], ['a:', 'a:'], ['Xk29!fQ', '***'], ['s3cr3tPassw0rd', '***']];
+    for (const [prefix, shown] of prefixes) {
+      const config = maskConfig({ loginRateLimit: { store: { redis: { url: 'redis://r', keyPrefix: prefix } } } });
+      assert.deepEqual(config, { loginRateLimit: { store: { redis: { url: 'redis://r', keyPrefix: shown } } } }, prefix);
+    }
   });
 
   it('takes the password out of any message of the client library', () => {
