@@ -43,6 +43,8 @@ describe('the shared login throttle in a real Redis', () => {
     assert.equal(counted.length, 10, 'exactly maxFailures verifications run at once');
     assert.ok(attempts.filter((attempt) => !attempt.counted).every((attempt) => attempt.wait >= 1));
     assert.equal(await redis.command('GET', 'keepd:throttle:{data:192.0.2.10}:p'), '10');
+    const pendingTtl = Number((await redis.command('PTTL', 'keepd:throttle:{data:192.0.2.10}:p')).slice(1));
+    assert.ok(pendingTtl > 0 && pendingTtl <= 60_000, `running attempts expire too (${pendingTtl} ms): a replica that dies leaves nothing for long`);
     attempts.forEach((attempt, i) => (i % 2 === 0 ? a : b).throttle.finish(client, 'admin', attempt.counted ? 'failure' : 'none', attempt));
     await eventually(async () => assert.equal(await redis.command('GET', 'keepd:throttle:{data:192.0.2.10}:f'), '10'));
     for (const { throttle } of [a, b]) {

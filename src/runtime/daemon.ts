@@ -35,7 +35,6 @@ export interface DaemonOptions {
   strict?: boolean;
 }
 
-
 /** How long a reload's strict check for public passwords may take; the rest waits for the next reload. */
 const STRICT_CHECK_BUDGET_MS = 10_000;
 
