@@ -18,7 +18,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { indexAccounts } from '../src/accounts/accounts.js';
-import { LoginThrottle } from '../src/accounts/login-throttle.js';
+import { ClientThrottle } from '../src/accounts/shared-throttle.js';
 import { createSecret } from '../src/accounts/secret.js';
 import { VerificationCache } from '../src/accounts/verification-cache.js';
 import { VerificationLimiter } from '../src/accounts/verification-limiter.js';
@@ -29,6 +29,7 @@ import { freePortFor } from './lib/free-port.js';
 import { writeNginxHealth } from './lib/front-nginx.js';
 import { SECTION_MARKER as FRONT_SECTION } from './lib/front-report.js';
 import { SECTION_MARKER as GATEWAY_SECTION } from './lib/gateway-report.js';
+import { SECTION_MARKER as THROTTLE_SECTION } from './lib/throttle-report.js';
 import { has, median, parseAb, parseSTime, parseWrk, pinned, run, spread, stopChild } from './lib/measure-tools.js';
 import { CLI, REPO_ROOT, summarize, TLS_FIXTURES } from './lib/spawn-keepd.js';
 
@@ -258,7 +259,7 @@ const gate: AuthGate = {
   accounts: () => index,
   cache: new VerificationCache(),
   limiter: new VerificationLimiter(() => ({ concurrency: 4, queueLimit: 200 })),
-  throttle: new LoginThrottle(() => ({ enabled: true, maxFailures: 10, windowSeconds: 60, exemptLoopback: false })),
+  throttle: new ClientThrottle('health', () => ({ enabled: true, maxFailures: 10, windowSeconds: 60, exemptLoopback: false }), () => undefined),
   metrics: new KeepdMetrics(),
   trust: () => trustTest([]),
 };
@@ -357,15 +358,16 @@ if (options.save) {
   const previous = await readFile(doc, 'utf8').catch(() => '');
   const marker = '<!-- bench:latest -->';
   const head = previous.includes(marker) ? previous.slice(0, previous.indexOf(marker)) : '# Benchmarks\n\nWritten by `npm run bench -- --save` (scripts/bench.ts).\n\n';
-  // The sections after this one (bench-gateway.ts's, bench-front.ts's) are theirs: kept as they are.
-  const after = [GATEWAY_SECTION, FRONT_SECTION].map((section) => previous.indexOf(section)).filter((at) => at >= 0 && at > previous.indexOf(marker));
+  // The sections after this one (bench-gateway.ts's, bench-front.ts's, bench-throttle.ts's) are theirs: kept as they are.
+  const after = [GATEWAY_SECTION, FRONT_SECTION, THROTTLE_SECTION].map((section) => previous.indexOf(section)).filter((at) => at >= 0 && at > previous.indexOf(marker));
   const tail = after.length > 0 ? `\n${previous.slice(Math.min(...after))}` : '';
   await writeFile(doc, `${head}${marker}\n${table}\n${tail}`);
   log(`wrote ${doc}`);
 }
 
 // The gateway part (scripts/bench-gateway.ts), then HTTP/2 and the front listener (scripts/bench-front.ts),
-// with the same options: their own servers, their own sections of the document.
+// then the login throttle's Redis store (scripts/bench-throttle.ts), with the same options: their
+// own servers, their own sections of the document.
 const part = (script: string): Promise<number | null> =>
   new Promise((resolve) => {
     const child = spawn(process.execPath, [fileURLToPath(new URL(script, import.meta.url)), ...process.argv.slice(2)], { stdio: 'inherit' });
@@ -374,4 +376,5 @@ const part = (script: string): Promise<number | null> =>
   });
 const gateway = await part('./bench-gateway.js');
 const front = await part('./bench-front.js');
-process.exitCode = targets.every(([, met]) => met) && gateway === 0 && front === 0 ? 0 : 1;
+const throttle = await part('./bench-throttle.js');
+process.exitCode = targets.every(([, met]) => met) && gateway === 0 && front === 0 && throttle === 0 ? 0 : 1;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { countAccounts, indexAccounts, type AccountIndex } from '../src/accounts/accounts.js';
-import { LoginThrottle } from '../src/accounts/login-throttle.js';
+import { ClientThrottle } from '../src/accounts/shared-throttle.js';
 import { VerificationCache } from '../src/accounts/verification-cache.js';
 import { VerificationLimiter, type LimiterSettings } from '../src/accounts/verification-limiter.js';
 import type { Realm } from '../src/config/listener-table.js';
@@ -54,7 +54,7 @@ function harness(limits: LimiterSettings = { concurrency: 4, queueLimit: 100 }):
   const limiter = new CountingLimiter(() => limits);
   const cache = new CountingCache();
   const metrics = new KeepdMetrics();
-  const throttle = new LoginThrottle(() => ({ enabled: false, maxFailures: 10, windowSeconds: 60, exemptLoopback: false }));
+  const throttle = new ClientThrottle('management', () => ({ enabled: false, maxFailures: 10, windowSeconds: 60, exemptLoopback: false }), () => undefined);
   return {
     gate: (realm) => ({ listener: 'management', realm, accounts: () => index, cache, limiter, throttle, metrics, trust: () => trustTest([]) }),
     limiter,

@@ -1,21 +1,20 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { symlink, writeFile } from 'node:fs/promises';
 import type { IncomingHttpHeaders } from 'node:http';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import ts from 'typescript';
-import { parseAllDocuments } from 'yaml';
 import { Deployment, type IDeployment } from 'kubernetes-models/apps/v1/Deployment';
-import { NetworkPolicy, type INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
-import { ConfigMap, type IConfigMap } from 'kubernetes-models/v1/ConfigMap';
-import { Secret, type ISecret } from 'kubernetes-models/v1/Secret';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
+import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import type { ISecret } from 'kubernetes-models/v1/Secret';
 import type { IContainer } from 'kubernetes-models/v1/Container';
-import { Service, type IService } from 'kubernetes-models/v1/Service';
-import { ServiceMonitor, type IServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
+import type { IService } from 'kubernetes-models/v1/Service';
+import type { IServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
+import { KINDS, loadManifests, source, strings, typeCheck, type Loaded } from './helpers/kubernetes-manifests.js';
 import { REPO_ROOT } from './helpers/paths.js';
 import { tlsFixture } from './helpers/test-config.js';
 import { tempDir } from './helpers/temp-dir.js';
@@ -24,37 +23,7 @@ const DIR = path.join(REPO_ROOT, 'deploy', 'kubernetes');
 const MANAGEMENT_PORT = 8889;
 const PORTS = { data: 8880, health: 8886, metrics: 8890 } as const;
 
-/** Per kind: kubernetes-models' class (schema validation) and its interface (excess-property check by tsc). */
-const KINDS: Record<string, { validate: (doc: unknown) => void; module: string; type: string }> = {
-  Deployment: { validate: (d) => { new Deployment(d as IDeployment).validate(); }, module: 'kubernetes-models/apps/v1/Deployment', type: 'IDeployment' },
-  Service: { validate: (d) => { new Service(d as IService).validate(); }, module: 'kubernetes-models/v1/Service', type: 'IService' },
-  ConfigMap: { validate: (d) => { new ConfigMap(d as IConfigMap).validate(); }, module: 'kubernetes-models/v1/ConfigMap', type: 'IConfigMap' },
-  Secret: { validate: (d) => { new Secret(d as ISecret).validate(); }, module: 'kubernetes-models/v1/Secret', type: 'ISecret' },
-  NetworkPolicy: { validate: (d) => { new NetworkPolicy(d as INetworkPolicy).validate(); }, module: 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy', type: 'INetworkPolicy' },
-  ServiceMonitor: { validate: (d) => { new ServiceMonitor(d as IServiceMonitor).validate(); }, module: '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor', type: 'IServiceMonitor' },
-};
-
-interface Loaded { file: string; index: number; kind: string; doc: unknown }
-
-function load(): Loaded[] {
-  const out: Loaded[] = [];
-  for (const file of readdirSync(DIR).filter((f) => f.endsWith('.yaml')).sort()) {
-    const text = readFileSync(path.join(DIR, file), 'utf8');
-    assert.ok(text.trimStart().startsWith('#'), `${file} starts with a comment saying what it is`);
-    parseAllDocuments(text).forEach((document, index) => {
-      assert.deepEqual(document.errors, [], `${file} #${index}: YAML errors`);
-      assert.deepEqual(document.warnings, [], `${file} #${index}: YAML warnings`);
-      const doc: unknown = document.toJS();
-      if (doc === null) return;
-      const kind = (doc as { kind?: unknown }).kind;
-      assert.ok(typeof kind === 'string', `${file} #${index}: no kind`);
-      out.push({ file, index, kind, doc });
-    });
-  }
-  return out;
-}
-
-const DOCS = load();
+const DOCS = loadManifests(DIR);
 interface Typed { Deployment: IDeployment; Service: IService; ConfigMap: IConfigMap; NetworkPolicy: INetworkPolicy; ServiceMonitor: IServiceMonitor }
 /** The one document of a kind, already checked by kubernetes-models (see the tests below). */
 const only = <K extends keyof Typed>(kind: K): Typed[K] => {
@@ -62,43 +31,6 @@ const only = <K extends keyof Typed>(kind: K): Typed[K] => {
   assert.equal(found.length, 1, `one ${kind}`);
   return (found[0] as Loaded).doc as Typed[K];
 };
-
-/** Runs tsc (one program) over one .ts file per document; returns the diagnostics per file name. */
-function typeCheck(files: Record<string, string>, dir: string): Map<string, string[]> {
-  const names = Object.keys(files).map((name) => path.join(dir, name));
-  const program = ts.createProgram(names, {
-    noEmit: true, strict: true, exactOptionalPropertyTypes: true, skipLibCheck: true,
-    module: ts.ModuleKind.ESNext, moduleResolution: ts.ModuleResolutionKind.Bundler, target: ts.ScriptTarget.ES2022, types: [],
-  });
-  const result = new Map<string, string[]>(Object.keys(files).map((n) => [n, []]));
-  for (const d of ts.getPreEmitDiagnostics(program)) {
-    const name = d.file ? path.basename(d.file.fileName) : '(global)';
-    const list = result.get(name) ?? [];
-    list.push(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
-    result.set(name, list);
-  }
-  return result;
-}
-
-const source = (kind: string, doc: unknown): string => {
-  const k = KINDS[kind];
-  assert.ok(k, `no model for kind ${kind}`);
-  return `import type { ${k.type} } from '${k.module}';\nexport const doc: ${k.type} = ${JSON.stringify(doc, null, 2)};\n`;
-};
-
-/** Every string in a value, keys of objects included, and JSON inside strings opened too. */
-function strings(value: unknown): string[] {
-  if (typeof value === 'string') {
-    try {
-      const inner: unknown = JSON.parse(value);
-      if (typeof inner === 'object' && inner !== null) return strings(inner);
-    } catch { /* not JSON */ }
-    return [value];
-  }
-  if (Array.isArray(value)) return value.flatMap(strings);
-  if (typeof value === 'object' && value !== null) return Object.entries(value).flatMap(([k, v]) => [k, ...strings(v)]);
-  return [];
-}
 
 const container = (): IContainer => {
   const containers = only('Deployment').spec?.template.spec?.containers ?? [];

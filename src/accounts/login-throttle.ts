@@ -7,6 +7,8 @@ export interface Attempt {
   wait: number;
   /** Counted as running: finish() takes it off. */
   counted: boolean;
+  /** The shared store that counted it (shared-throttle.ts); undefined: counted in this process. */
+  sharedBy?: object;
 }
 
 export interface ThrottleSettings {
@@ -14,6 +16,11 @@ export interface ThrottleSettings {
   maxFailures: number;
   windowSeconds: number;
   exemptLoopback: boolean;
+}
+
+/** Does the throttle count this client (on, and not an exempt loopback address)? */
+export function throttleApplies(settings: ThrottleSettings, address: string): boolean {
+  return settings.enabled && !(settings.exemptLoopback && isLoopbackAddress(address));
 }
 
 interface ClientRecord {
@@ -66,8 +73,7 @@ export class LoginThrottle {
   }
 
   #applies(address: string): boolean {
-    const { enabled, exemptLoopback } = this.#settings();
-    return enabled && !(exemptLoopback && isLoopbackAddress(address));
+    return throttleApplies(this.#settings(), address);
   }
 
   #windowMs(): number {

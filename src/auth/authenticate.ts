@@ -1,5 +1,6 @@
 import type { Account, AccountIndex } from '../accounts/accounts.js';
-import type { LoginThrottle } from '../accounts/login-throttle.js';
+import type { Attempt } from '../accounts/login-throttle.js';
+import type { Throttle } from '../accounts/shared-throttle.js';
 import { unmatchableSecret, verifyPassword, type SaltedSecret } from '../accounts/secret.js';
 import type { VerificationCache } from '../accounts/verification-cache.js';
 import { VerificationOverloaded, type VerificationLimiter } from '../accounts/verification-limiter.js';
@@ -35,8 +36,8 @@ export interface AuthGate {
   accounts(): AccountIndex;
   readonly cache: VerificationCache;
   readonly limiter: VerificationLimiter;
-  /** Failed logins per client address, for this listener. */
-  readonly throttle: LoginThrottle;
+  /** Failed logins per client address, for this listener (in memory, or shared through Redis). */
+  readonly throttle: Throttle;
   readonly metrics: KeepdMetrics;
   /** trustedProxies in use: whose X-Forwarded-For names the client that the throttle counts. */
   trust(): TrustTest;
@@ -68,8 +69,8 @@ export function parseBasicAuthorization(header: string | undefined): { user: str
 const dummySecret: SaltedSecret = unmatchableSecret();
 
 /**
- * Who is this? Synchronous when the answer needs no PBKDF2 (a credential verified before, a
- * malformed header, a throttled client); a promise when a password must be verified.
+ * Who is this? Synchronous when the answer needs no PBKDF2 nor Redis (a credential verified
+ * before, a malformed header, a client throttled here); a promise when a password must be verified.
  */
 export function authenticate(gate: AuthGate, header: string | undefined, client: string): AuthOutcome | Promise<AuthOutcome> {
   const credentials = parseBasicAuthorization(header);
@@ -81,13 +82,18 @@ export function authenticate(gate: AuthGate, header: string | undefined, client:
   const account = gate.accounts().get(gate.realm)?.get(user);
   // The cache key is computed once and serves both the lookup and, after a verification, the entry.
   const entry = account ? gate.cache.entryFor(gate.realm, user, account.secretTag, password) : undefined;
-  if (account?.active === true && entry !== undefined && gate.cache.has(entry)) {
+  if (account?.active === true && entry !== undefined && gate.cache.has(entry) && gate.throttle.trustsCache(client)) {
     gate.throttle.succeeded(client, user);
     return { kind: 'ok', account };
   }
   // A password to verify: counted by the throttle while it runs, so parallel guesses wait.
   const attempt = gate.throttle.begin(client);
-  if (attempt.wait > 0) return { kind: 'throttled', retryAfterSeconds: attempt.wait };
+  const go = (begun: Attempt): AuthOutcome | Promise<AuthOutcome> => (begun.wait > 0 ? { kind: 'throttled', retryAfterSeconds: begun.wait } : verifyCounted(gate, client, user, begun, account, entry, password));
+  return attempt instanceof Promise ? attempt.then(go) : go(attempt);
+}
+
+/** verify(), the throttle told of its result whatever happens. */
+function verifyCounted(gate: AuthGate, client: string, user: string, attempt: Attempt, account: Account | undefined, entry: string | undefined, password: string): Promise<AuthOutcome> {
   return verify(gate, account, entry, password).then(
     (outcome) => {
       gate.throttle.finish(client, user, outcome.kind === 'ok' ? 'success' : outcome.kind === 'overloaded' ? 'none' : 'failure', attempt);

@@ -23,7 +23,8 @@ export function builtInDefaults(): JsonObject {
     watch: { enabled: true, debounceMs: 75 },
     drainTimeoutSeconds: 10,
     strict: false,
-    loginRateLimit: { enabled: true, maxFailures: 10, windowSeconds: 60, exemptLoopback: false },
+    // store "memory": each process counts alone; {"redis": {...}}: replicas share one count (docs/replicas.md).
+    loginRateLimit: { enabled: true, maxFailures: 10, windowSeconds: 60, exemptLoopback: false, store: 'memory' },
     passwordVerification: { concurrency: 4, queueLimit: 200 },
     limits: {
       handshakeTimeoutMs: 10_000,
@@ -57,3 +58,10 @@ export function builtInDefaults(): JsonObject {
     identity: Object.fromEntries(REALMS.map((realm) => [realm, {}])),
   };
 }
+
+/**
+ * The defaults inside `loginRateLimit.store.redis`. Not a layer of their own: the store is
+ * "memory" (a string) by default, and a layer that sets an object in its place replaces the
+ * string whole, so the schema fills these in (config/throttle-store.ts).
+ */
+export const REDIS_STORE_DEFAULTS = { keyPrefix: 'keepd:throttle:', timeoutMs: 200 } as const;

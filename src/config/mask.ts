@@ -243,11 +243,15 @@ export function maskConfig(config: JsonObject): JsonObject {
  * keepd's own keys whose names sound secret but hold a setting: shown when they hold one of their
  * valid values (anything else, a password pasted in the wrong place perhaps, stays masked).
  */
-const SETTINGS: readonly { path: readonly string[]; values: ReadonlySet<string> }[] = [{ path: ['listeners', 'data', 'upstream', 'auth'], values: new Set(['passthrough', 'functional']) }];
+const SETTINGS: readonly { path: readonly string[]; values: ReadonlySet<string> | RegExp }[] = [
+  { path: ['listeners', 'data', 'upstream', 'auth'], values: new Set(['passthrough', 'functional']) },
+  // A Redis key prefix is free text: shown when it reads as one (words and separators, ending in one).
+  { path: ['loginRateLimit', 'store', 'redis', 'keyPrefix'], values: /^[A-Za-z0-9_.-]{0,40}([:/][A-Za-z0-9_.-]{1,40}){0,3}[:/]$/ },
+];
 
 function showSetting(config: JsonObject, masked: JsonObject, setting: (typeof SETTINGS)[number]): void {
   const value = valueAt(config, setting.path);
-  if (typeof value !== 'string' || !setting.values.has(value)) return;
+  if (typeof value !== 'string' || !(setting.values instanceof RegExp ? setting.values.test(value) : setting.values.has(value))) return;
   let target: Json | undefined = masked;
   for (const step of setting.path.slice(0, -1)) target = isJsonObject(target) ? getOwn(target, step) : undefined;
   const last = setting.path[setting.path.length - 1];

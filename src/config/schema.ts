@@ -9,6 +9,7 @@ import { describeFound, formatPath, type ConfigProblem } from './problems.js';
 import { parseTrustedProxy } from './trusted-proxies.js';
 import { relationProblems } from './relations.js';
 import { acmeBlock } from './acme-schema.js';
+import { throttleStoreSchema } from './throttle-store.js';
 
 /*
  * Only the keys keepd uses are validated; every other key is kept as it is (looseObject), because
@@ -234,6 +235,7 @@ export const configSchema = z.looseObject({
       maxFailures: integer(1, 100_000, 'failed logins'),
       windowSeconds: integer(1, 86_400, 'seconds'),
       exemptLoopback: z.boolean({ error: 'true or false' }),
+      store: throttleStoreSchema,
     },
     { error: 'an object such as {"maxFailures": 10, "windowSeconds": 60}' },
   ),

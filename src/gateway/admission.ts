@@ -18,7 +18,7 @@ const TARGET = errorBody(400, 'only plain origin-form targets ("/api/...") are f
  * The checks a request and an upgrade share, in order: a target keepd forwards as it sees it, then
  * authentication ("functional": an account of singleDbModeUsers, verified here; "passthrough": the
  * login throttle on login requests). `done` is called once, synchronously unless a password must
- * be verified; `gone()` says the client left meanwhile (then `done` is not called).
+ * be verified or a shared throttle store (Redis) asked; `gone()` says the client left meanwhile (then `done` is not called).
  */
 export function admit(req: NodeRequest, ctx: ProxyContext, client: string, gone: () => boolean, done: (admission: Admission) => void): void {
   const url = req.url ?? '/';
@@ -41,6 +41,18 @@ export function admit(req: NodeRequest, ctx: ProxyContext, client: string, gone:
     done({ kind: 'forward', account: undefined, login: undefined });
     return;
   }
-  const guard = guardLogin(ctx.gate, client, login);
-  done('refused' in guard ? { kind: 'refused', refusal: guard.refused } : { kind: 'forward', account: undefined, login: { request: login, guard } });
+  const admitted = (guard: LoginGuard): Admission => ('refused' in guard ? { kind: 'refused', refusal: guard.refused } : { kind: 'forward', account: undefined, login: { request: login, guard } });
+  const guarded = guardLogin(ctx.gate, client, login);
+  if (!(guarded instanceof Promise)) {
+    done(admitted(guarded));
+    return;
+  }
+  // A shared throttle store answered later: a client gone meanwhile takes its count off again.
+  guarded.then(
+    (guard) => {
+      if (!gone()) done(admitted(guard));
+      else if (!('refused' in guard)) guard.abandon();
+    },
+    () => done({ kind: 'refused', refusal: { statusCode: 500, headers: {}, body: errorBody(500, 'internal error; see the keepd log') } }),
+  );
 }

@@ -1,3 +1,4 @@
+import type { Attempt } from '../accounts/login-throttle.js';
 import { refusalResponse, type AuthGate, type RefusalResponse } from '../auth/authenticate.js';
 import { loginResult, type Login } from './login-requests.js';
 
@@ -26,8 +27,13 @@ export type LoginGuard =
  * runs at most `maxFailures` requests at once per address (more get 429, Retry-After: 1): its
  * requests stop counting as running when the product's status arrives, not at the end of the body.
  */
-export function guardLogin(gate: AuthGate, client: string, login: NonNullable<Login>): LoginGuard {
-  const attempt = gate.throttle.begin(client);
+export function guardLogin(gate: AuthGate, client: string, login: NonNullable<Login>): LoginGuard | Promise<LoginGuard> {
+  const begun = gate.throttle.begin(client);
+  // A shared store (Redis) answers later; the in-memory throttle at once.
+  return begun instanceof Promise ? begun.then((attempt) => guardFor(gate, client, login, attempt)) : guardFor(gate, client, login, begun);
+}
+
+function guardFor(gate: AuthGate, client: string, login: NonNullable<Login>, attempt: Attempt): LoginGuard {
   if (attempt.wait > 0) return { refused: refusalResponse(gate, { kind: 'throttled', retryAfterSeconds: attempt.wait }) };
   let done = false;
   const finish = (user: string, result: 'success' | 'failure' | 'none'): void => {

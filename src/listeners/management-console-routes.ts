@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import type { LoginThrottle } from '../accounts/login-throttle.js';
+import type { Throttle } from '../accounts/shared-throttle.js';
 import type { LoadedConfig } from '../config/assemble.js';
 import { REALM_LISTENERS, type RealmListener } from '../config/listener-table.js';
 import { maskConfig } from '../config/mask.js';
@@ -21,7 +21,7 @@ export interface ConsoleApiContext {
   config(): LoadedConfig;
   /** Bumped on every change the daemon reports (listeners, reloads, certificates, upstream health). */
   stateVersion(): number;
-  throttle(listener: RealmListener): LoginThrottle;
+  throttle(listener: RealmListener): Throttle;
 }
 
 /** How often GET /events looks at the state version while a client listens. */
@@ -53,11 +53,10 @@ export function configSources(loaded: LoadedConfig): { key: string; value: unkno
   return Object.entries(listSources(maskConfig(loaded.merged), loaded.sources)).map(([key, { value, source }]) => ({ key, value, source }));
 }
 
-/** The clients refused right now, on every listener with a realm. */
-export function throttledClients(ctx: Pick<ConsoleApiContext, 'throttle'>): { listener: RealmListener; address: string; failures: number; blockedUntil: string }[] {
-  return REALM_LISTENERS.flatMap((listener) =>
-    ctx.throttle(listener).blockedList().map(({ address, failures, blockedUntil }) => ({ listener, address, failures, blockedUntil: blockedUntil.toISOString() })),
-  );
+/** The clients refused right now, on every listener with a realm (with a shared store: on every replica). */
+export async function throttledClients(ctx: Pick<ConsoleApiContext, 'throttle'>): Promise<{ listener: RealmListener; address: string; failures: number; blockedUntil: string }[]> {
+  const lists = await Promise.all(REALM_LISTENERS.map(async (listener) => ({ listener, clients: await ctx.throttle(listener).blockedList() })));
+  return lists.flatMap(({ listener, clients }) => clients.map(({ address, failures, blockedUntil }) => ({ listener, address, failures, blockedUntil: blockedUntil.toISOString() })));
 }
 
 function tooMany(reply: FastifyReply): FastifyReply {
@@ -110,12 +109,13 @@ export function registerConsoleApi(app: FastifyInstance, ctx: ConsoleApiContext)
     return reply;
   });
 
-  app.get('/throttled', () => ({ clients: throttledClients(ctx) }));
+  app.get('/throttled', async () => ({ clients: await throttledClients(ctx) }));
 
-  app.post('/throttled/release', (request, reply) => {
+  app.post('/throttled/release', async (request, reply) => {
     const body = parse(releaseBody, request.body, reply);
     if (!body) return reply;
-    if (!ctx.throttle(body.listener).release(body.address)) {
+    // With a shared store the release is for every replica (the keys in Redis go).
+    if (!(await ctx.throttle(body.listener).release(body.address))) {
       return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no throttled client ${body.address} on the ${body.listener} listener` });
     }
     request.log.info({ throttledListener: body.listener, address: body.address }, `released throttled client ${body.address} on the ${body.listener} listener`);

@@ -1,3 +1,4 @@
+import type { ThrottleStoreStatus } from '../accounts/redis-throttle-store.js';
 import type { UpstreamStatus } from '../gateway/upstream-health.js';
 import { type ListenerName, type Realm } from '../config/listener-table.js';
 import type { PublicCredential } from '../accounts/public-credentials.js';
@@ -50,6 +51,8 @@ export interface DaemonSnapshot {
   upstream: UpstreamStatus | undefined;
   /** Certificates from ACME; undefined while `acme.domains` is empty. */
   acme: AcmeStatus | undefined;
+  /** Where the login throttle counts (loginRateLimit.store), the Redis URL masked. */
+  throttleStore: ThrottleStoreStatus;
 }
 
 /** A certificate expiring within this many days makes /health "degraded" (still 200). */
@@ -100,11 +103,24 @@ export function healthReport(snapshot: DaemonSnapshot, now = Date.now()): { stat
   if (upstream) statuses.push(upstream.status);
   const acme = snapshot.acme && acmeComponent(snapshot.acme, now);
   if (acme) statuses.push(acme.status);
+  const throttleStore = throttleStoreComponent(snapshot.throttleStore);
+  if (throttleStore) statuses.push(throttleStore.status);
   const status: ComponentStatus = statuses.includes('failing') ? 'failing' : statuses.includes('degraded') ? 'degraded' : 'ok';
   return {
     statusCode: status === 'failing' ? 503 : 200,
-    body: { status, ...(snapshot.stopping ? { stopping: true } : {}), checkedAt: new Date(now).toISOString(), components: { config, accounts, listeners, tls, ...(upstream ? { upstream } : {}), ...(acme ? { acme } : {}) } },
+    body: { status, ...(snapshot.stopping ? { stopping: true } : {}), checkedAt: new Date(now).toISOString(), components: { config, accounts, listeners, tls, ...(upstream ? { upstream } : {}), ...(acme ? { acme } : {}), ...(throttleStore ? { throttleStore } : {}) } },
   };
+}
+
+/**
+ * The shared throttle store (Redis), absent with the memory store: "degraded" (still 200, still
+ * ready) while keepd counts failed logins in each process instead, since each replica then allows
+ * maxFailures on its own.
+ */
+function throttleStoreComponent(store: ThrottleStoreStatus) {
+  if (store.kind === 'memory') return undefined;
+  const status: ComponentStatus = store.state === 'up' ? 'ok' : 'degraded';
+  return { status, store: 'redis', url: store.url, state: store.state, since: store.since.toISOString(), ...(store.error === undefined ? {} : { error: store.error }) };
 }
 
 function upstreamComponent(upstream: UpstreamStatus) {
@@ -214,5 +230,6 @@ export function infoReport(snapshot: DaemonSnapshot, now = Date.now()): object {
     warnings: snapshot.warnings,
     upstream: snapshot.upstream ? upstreamComponent(snapshot.upstream) : null,
     acme: snapshot.acme ? { ...acmeComponent(snapshot.acme, now), stateDir: snapshot.acme.stateDir } : null,
+    throttleStore: throttleStoreComponent(snapshot.throttleStore) ?? { store: 'memory' },
   };
 }

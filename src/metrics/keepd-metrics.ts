@@ -78,6 +78,20 @@ export class KeepdMetrics {
     registers: [this.registry],
   });
 
+  readonly throttleStoreUp = new Gauge({
+    name: 'keepd_throttle_store_up',
+    help: 'With loginRateLimit.store redis: 1 while the login throttle counts in Redis, 0 while it is degraded (counting in this process). Absent with the memory store.',
+    labelNames: ['store'] as const,
+    registers: [this.registry],
+  });
+
+  readonly throttleStoreErrors = new Counter({
+    name: 'keepd_throttle_store_errors_total',
+    help: 'Commands, probes and connections of the login throttle\'s shared store (Redis) that failed or timed out.',
+    labelNames: ['store'] as const,
+    registers: [this.registry],
+  });
+
   readonly connectionsRefused = new Counter({
     name: 'keepd_connections_refused_total',
     help: 'Connections closed on accept, by listener and reason (per_client: the address had limits.maxConnectionsPerClient open).',

@@ -1,4 +1,5 @@
-import { LoginThrottle } from '../accounts/login-throttle.js';
+import { ClientThrottle } from '../accounts/shared-throttle.js';
+import type { RedisThrottleStore } from '../accounts/redis-throttle-store.js';
 import { VerificationCache } from '../accounts/verification-cache.js';
 import type { VerificationLimiter } from '../accounts/verification-limiter.js';
 import type { AuthGate } from '../auth/authenticate.js';
@@ -9,9 +10,10 @@ import type { PreparedConfig } from './prepare.js';
 /**
  * One authentication gate per listener, for the daemon's whole life: accounts, throttle settings
  * and trusted proxies are read from the configuration in use (`active`) at every request; the
- * verification cache and limiter are shared, each listener has a throttle of its own.
+ * verification cache and limiter are shared, each listener has a throttle of its own (counted in
+ * the shared store `store()` when there is one: loginRateLimit.store).
  */
-export function createAuthGates(active: () => PreparedConfig, limiter: VerificationLimiter, metrics: KeepdMetrics): Record<RealmListener, AuthGate> {
+export function createAuthGates(active: () => PreparedConfig, limiter: VerificationLimiter, metrics: KeepdMetrics, store: () => RedisThrottleStore | undefined): Record<RealmListener, AuthGate> {
   const cache = new VerificationCache();
   return perRealmListener((listener) => ({
     listener,
@@ -19,7 +21,7 @@ export function createAuthGates(active: () => PreparedConfig, limiter: Verificat
     accounts: () => active().accounts,
     cache,
     limiter,
-    throttle: new LoginThrottle(() => active().loaded.config.loginRateLimit),
+    throttle: new ClientThrottle(listener, () => active().loaded.config.loginRateLimit, store),
     metrics,
     trust: () => active().trust,
   }));

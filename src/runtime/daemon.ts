@@ -23,10 +23,11 @@ import { ListenerSet } from './listener-set.js';
 import type { PreparedConfig } from './prepare.js';
 import { PublicPasswordScan } from './public-password-scan.js';
 import { decide, loadConfiguration, refusals as reloadRefusals, rejected, withNewerAcmeCertificate, type Snapshot } from './reload.js';
-import { StartupError } from './startup-error.js';
 import { StaleConfig } from './stale-config.js';
+import { StartupError } from './startup-error.js';
 import { AcmeChallenges } from '../acme/challenges.js';
 import { AcmeManager } from '../acme/manager.js';
+import { ThrottleStoreSwitch } from './throttle-store.js';
 
 export interface DaemonOptions {
   configDir: string;
@@ -51,6 +52,8 @@ export class Daemon implements ListenerServices {
   readonly startedAt = new Date();
   readonly limiter = new VerificationLimiter(() => this.#active.prepared.loaded.config.passwordVerification);
   readonly #gates: Record<RealmListener, AuthGate>;
+  /** The login throttle's shared store (loginRateLimit.store), replaced by a reload that changes it. */
+  readonly throttleStore: ThrottleStoreSwitch;
   /** The data listener's gateway to the product (listeners.data.upstream). */
   readonly gateway: Gateway;
   /** The upstreams of the front listener's URL routes. */
@@ -79,16 +82,11 @@ export class Daemon implements ListenerServices {
     this.#log = options.logger;
     this.#stale = new StaleConfig(this.#log);
     this.#active = { prepared, generation: 1, loadedAt: new Date() };
-    this.#gates = createAuthGates(() => this.#active.prepared, this.limiter, this.metrics);
     // Something /health reports changed: its cached answer is stale.
     const changed = (): number => this.#stateVersion++;
-    this.gateway = new Gateway({
-      gate: this.#gates.data,
-      metrics: this.metrics.upstream,
-      log: this.#log,
-      record: (method, status, seconds) => this.metrics.requests.record('data', '/*', method, status, seconds),
-      changed,
-    });
+    this.throttleStore = new ThrottleStoreSwitch({ log: this.#log, metrics: this.metrics, changed });
+    this.#gates = createAuthGates(() => this.#active.prepared, this.limiter, this.metrics, this.throttleStore.current);
+    this.gateway = new Gateway({ gate: this.#gates.data, metrics: this.metrics.upstream, log: this.#log, record: (method, status, seconds) => this.metrics.requests.record('data', '/*', method, status, seconds), changed });
     this.frontUpstreams = new FrontUpstreams({ gate: this.#gates.data, log: this.#log, record: (method, status, seconds) => this.metrics.requests.record('front', '/*', method, status, seconds) });
     const acmeChallenge = (name: string) => this.#challenges.alpn(name);
     this.#listeners = new ListenerSet({ log: this.#log, metrics: this.metrics, parts: (name) => listenerParts(name, this), trust: () => this.#active.prepared.trust, changed, acmeChallenge, acmeMaterial: () => this.#acme.material() });
@@ -141,6 +139,7 @@ export class Daemon implements ListenerServices {
     this.#scan.scan(snapshot.prepared.accounts);
     this.gateway.apply(snapshot.prepared.upstream ?? { settings: undefined, ca: undefined });
     this.frontUpstreams.apply(snapshot.prepared.front.upstreams);
+    this.throttleStore.apply(config.loginRateLimit.store);
     this.#stateVersion++;
   }
 
@@ -181,6 +180,7 @@ export class Daemon implements ListenerServices {
       staleConfig: this.#stale.state,
       upstream: this.gateway.status,
       acme: this.#acme.status(),
+      throttleStore: this.throttleStore.status(),
       publicCredentials: this.#scan.found,
       publicPasswordScan: this.#scan.progress,
       warnings: prepared.warnings,
@@ -285,7 +285,7 @@ export class Daemon implements ListenerServices {
         await this.#watching.close();
         await this.#reloads; // a reload under way finishes (new ones are refused) before the drain
         const cut = await this.#listeners.closeAll(drainSeconds * 1000);
-        await Promise.all([this.gateway.close(), this.frontUpstreams.close(), acmeStopped]);
+        await Promise.all([this.gateway.close(), this.frontUpstreams.close(), acmeStopped, this.throttleStore.close()]);
         if (cut.length > 0) this.#log.warn({ listeners: cut }, `drain time over; cut the remaining connections of ${cut.join(', ')}`);
         this.#log.info('stopped');
       } finally {

@@ -1,0 +1,69 @@
+import { createHash } from 'node:crypto';
+
+/*
+ * The shared login throttle's Lua scripts: each runs atomically in Redis, so replicas that count
+ * the same client at once cannot overtake its limit. Every key they write gets an expiry: a
+ * replica that dies leaves nothing behind for longer than one window. Times are Redis's own
+ * (PTTL), so the replicas' clocks do not matter. Keys: throttle-keys.ts.
+ */
+
+export interface LuaScript {
+  readonly lua: string;
+  readonly sha: string;
+}
+
+const script = (lua: string): LuaScript => ({ lua, sha: createHash('sha1').update(lua).digest('hex') });
+
+/**
+ * Before a verification. KEYS: failures, block, pending. ARGV: maxFailures, windowMs.
+ * Returns {blockMsLeft, full}: blocked; or as many failures and verifications running as the
+ * limit allows (full = 1, nothing counted); or {0, 0} and the attempt counted as running.
+ */
+export const BEGIN = script(`
+local blockLeft = redis.call('PTTL', KEYS[2])
+if blockLeft > 0 then return {blockLeft, 0} end
+local failures = tonumber(redis.call('GET', KEYS[1]) or '0')
+local pending = tonumber(redis.call('GET', KEYS[3]) or '0')
+if failures + pending >= tonumber(ARGV[1]) then return {0, 1} end
+redis.call('INCR', KEYS[3])
+redis.call('PEXPIRE', KEYS[3], ARGV[2])
+return {0, 0}
+`);
+
+/**
+ * After a verification. KEYS: failures, block, pending, users. ARGV: result (failure, success,
+ * none), user, maxFailures, windowMs, counted (1: BEGIN counted it as running), maxUsers.
+ * A failure counts (the first starts the window) and blocks for one window at maxFailures; a
+ * success clears the failures unless the client also failed for other accounts. Returns the ms
+ * the client stays blocked (0: not blocked).
+ */
+export const FINISH = script(`
+if ARGV[5] == '1' and redis.call('DECR', KEYS[3]) <= 0 then redis.call('DEL', KEYS[3]) end
+local blockLeft = redis.call('PTTL', KEYS[2])
+if ARGV[1] == 'failure' then
+  local failures = redis.call('INCR', KEYS[1])
+  if failures == 1 or redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
+  if redis.call('SCARD', KEYS[4]) < tonumber(ARGV[6]) then redis.call('SADD', KEYS[4], ARGV[2]) end
+  redis.call('PEXPIRE', KEYS[4], redis.call('PTTL', KEYS[1]))
+  if failures >= tonumber(ARGV[3]) then
+    redis.call('SET', KEYS[2], failures, 'PX', ARGV[4])
+    return tonumber(ARGV[4])
+  end
+elseif ARGV[1] == 'success' and blockLeft <= 0 then
+  redis.call('SREM', KEYS[4], ARGV[2])
+  if redis.call('SCARD', KEYS[4]) == 0 then redis.call('DEL', KEYS[1], KEYS[4]) end
+end
+if blockLeft > 0 then return blockLeft end
+return 0
+`);
+
+/**
+ * An admin's release. KEYS: failures, block, users. Forgets failures and block (verifications
+ * running stay counted); 1 when there was something to forget.
+ */
+export const RELEASE = script(`
+local had = redis.call('EXISTS', KEYS[1], KEYS[2])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+if had > 0 then return 1 end
+return 0
+`);
