@@ -104,8 +104,8 @@ try {
   const scriptMs: number[] = [];
   for (let i = 0; i < 2000; i++) {
     const started = performance.now();
-    await store.begin('bench', `198.51.100.${i % 200}`, settings.maxFailures, 600_000);
-    await store.finish('bench', `198.51.100.${i % 200}`, USER, 'failure', true, settings.maxFailures, 600_000);
+    await store.begin('bench', `198.51.100.${i % 200}`, settings.maxFailures, 600_000, `bench-${i}`);
+    await store.finish('bench', `198.51.100.${i % 200}`, USER, 'failure', `bench-${i}`, settings.maxFailures, 600_000);
     scriptMs.push(performance.now() - started);
   }
   store.close();

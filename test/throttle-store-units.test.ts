@@ -22,7 +22,7 @@ describe('shared throttle store: key names', () => {
       const keys = clientKeys(prefix, listener, client);
       assert.equal(keys.failures, failures);
       const tag = `{${listener}:${client}}`;
-      const all = [keys.failures, keys.block, keys.pending, keys.users];
+      const all = [keys.failures, keys.block, keys.running, keys.users];
       for (const key of all) assert.ok(key.startsWith(prefix) && key.includes(tag), key);
       assert.equal(new Set(all).size, 4, 'four distinct keys');
       assert.equal(clientOfBlockKey(prefix, listener, keys.block), client, 'the block key names its client');
@@ -111,11 +111,17 @@ describe('shared throttle store: the URL and its password', () => {
       ['rediss://keepd:s3cret@redis:6380', 'rediss://keepd:***@redis:6380'],
       ['redis://tokenonly@redis:6379', 'redis://***@redis:6379'],
       ['redis://redis:6379', 'redis://redis:6379'],
+      // by the URL's structure: text patterns stop at a space or a quote, a URL parser does not
+      ['redis://:Secr3t PW-xyz@127.0.0.1:6379', 'redis://:***@127.0.0.1:6379'],
+      ['redis://:it\'s"pw@redis', 'redis://:***@redis'],
+      ['not a URL with a password', '***'],
     ];
     for (const [url, shown] of table) assert.equal(maskedStoreUrl(url), shown, url);
   });
 
   it('is masked in the configuration as GET /config, /config/sources, keepd check and support packages show it', () => {
+    // As the configuration holds it, even unvalidated (keepd check of a refused file): masked by structure.
+    assert.deepEqual(maskConfig({ loginRateLimit: { store: { redis: { url: 'redis://:Secr3t PW@r' } } } }), { loginRateLimit: { store: { redis: { url: 'redis://:***@r' } } } });
     const masked = maskConfig({ loginRateLimit: { store: { redis: { url: 'rediss://keepd:s3cret@redis:6380/1', keyPrefix: 'keepd:throttle:', timeoutMs: 200 } } } });
     assert.deepEqual(masked, { loginRateLimit: { store: { redis: { url: 'rediss://keepd:***@redis:6380/1', keyPrefix: 'keepd:throttle:', timeoutMs: 200 } } } });
     // keyPrefix sounds secret (key...): shown only when it reads as a prefix, not a pasted password.
@@ -171,6 +177,11 @@ describe('loginRateLimit.store in the configuration', () => {
       [{ redis: { url: 'redis://r', timeoutMs: 0 } }, /^throttle\.json: loginRateLimit\.store\.redis\.timeoutMs: expected an integer from 10 to 10000/],
       [{ redis: { url: 'redis://r', timeOutMs: 100 } }, /^throttle\.json: loginRateLimit\.store\.redis: expected an object \{"url"/],
       [{ memcached: {} }, /^throttle\.json: loginRateLimit\.store: expected "memory", or \{"redis"/],
+      // ioredis takes options from the query over keepd's: no queueing limits could be overridden
+      [{ redis: { url: 'redis://:hunter2@r/0?enableOfflineQueue=true&commandTimeout=' } }, /^throttle\.json: loginRateLimit\.store\.redis\.url: expected a URL without options \(nothing after "\?" or "#"/],
+      [{ redis: { url: 'redis://:hunter2@r/0#x' } }, /loginRateLimit\.store\.redis\.url: expected a URL without options/],
+      [{ redis: { url: 'redis://:hunter2 x@r/0' } }, /^throttle\.json: loginRateLimit\.store\.redis\.url: expected a URL whose password is percent-encoded \(a space is %20/],
+      [{ redis: { url: 'redis://:"hunter2"@r/0' } }, /loginRateLimit\.store\.redis\.url: expected a URL whose password is percent-encoded/],
     ];
     for (const [store, problem] of table) {
       const result = await load(store);

@@ -7,8 +7,9 @@ export interface Attempt {
   wait: number;
   /** Counted as running: finish() takes it off. */
   counted: boolean;
-  /** The shared store that counted it (shared-throttle.ts); undefined: counted in this process. */
+  /** The shared store that counted it (shared-throttle.ts), and the attempt's id there; undefined: counted in this process. */
   sharedBy?: object;
+  sharedId?: string;
 }
 
 export interface ThrottleSettings {

@@ -42,6 +42,7 @@ export function redisClientOptions(settings: Pick<RedisStoreSettings, 'timeoutMs
     commandTimeout: settings.timeoutMs,
     connectTimeout: Math.max(1000, settings.timeoutMs * 5),
     retryStrategy: reconnectDelayMs, // reconnects forever, at most 2 s apart
+    keepAlive: 5000, // TCP keep-alive: a peer that vanished is found without a command
     connectionName: 'keepd-throttle',
   };
 }
@@ -69,7 +70,10 @@ export class RedisThrottleStore {
     this.#client = new Redis(settings.url, redisClientOptions(settings));
     // Without a listener ioredis prints every connection error; each one counts, the state logs once.
     this.#client.on('error', (error: unknown) => this.#event(error));
-    this.#client.on('close', () => this.#event(new Error('connection to Redis closed')));
+    // A close after an error (a refused password, say) keeps that error: it is the one to fix.
+    this.#client.on('close', () => {
+      if (this.#state.kind !== 'degraded') this.#event(new Error('connection to Redis closed'));
+    });
     this.#client.on('ready', () => this.#probeNow());
   }
 
@@ -82,23 +86,27 @@ export class RedisThrottleStore {
     return !this.#closed && usesStore(this.#state);
   }
 
-  async begin(listener: string, client: string, maxFailures: number, windowMs: number): Promise<{ blockMsLeft: number; full: boolean }> {
+  async begin(listener: string, client: string, maxFailures: number, windowMs: number, attemptId: string): Promise<{ blockMsLeft: number; full: boolean }> {
     const keys = clientKeys(this.settings.keyPrefix, listener, client);
-    const reply = await this.#run(BEGIN, [keys.failures, keys.block, keys.pending], [maxFailures, windowMs]);
+    const reply = await this.#run(BEGIN, [keys.failures, keys.block, keys.running], [maxFailures, windowMs, attemptId]);
     const [blockMsLeft, full] = Array.isArray(reply) ? reply.map(Number) : [];
     return { blockMsLeft: blockMsLeft ?? 0, full: full === 1 };
   }
 
-  /** The ms the client stays blocked after this verification's result (0: not blocked). */
-  async finish(listener: string, client: string, user: string, result: 'success' | 'failure' | 'none', counted: boolean, maxFailures: number, windowMs: number): Promise<number> {
+  /**
+   * The ms the client stays blocked after this verification's result (0: not blocked). Sent to
+   * the store that counted the attempt even while it is degraded, as long as it is connected: its
+   * running attempt must come off there, not wait a window.
+   */
+  async finish(listener: string, client: string, user: string, result: 'success' | 'failure' | 'none', attemptId: string, maxFailures: number, windowMs: number): Promise<number> {
     const keys = clientKeys(this.settings.keyPrefix, listener, client);
-    const reply = await this.#run(FINISH, [keys.failures, keys.block, keys.pending, keys.users], [result, user, maxFailures, windowMs, counted ? 1 : 0, MAX_USERS]);
+    const reply = await this.#run(FINISH, [keys.failures, keys.block, keys.running, keys.users], [result, user, maxFailures, windowMs, attemptId, MAX_USERS], this.#connected());
     return Number(reply) || 0;
   }
 
   async release(listener: string, client: string): Promise<boolean> {
     const keys = clientKeys(this.settings.keyPrefix, listener, client);
-    return Number(await this.#run(RELEASE, [keys.failures, keys.block, keys.users], [])) === 1;
+    return Number(await this.#run(RELEASE, [keys.failures, keys.block, keys.users, keys.running], [])) === 1;
   }
 
   /** The clients blocked on this listener, on every replica. */
@@ -132,7 +140,12 @@ export class RedisThrottleStore {
     this.#client.disconnect();
   }
 
-  async #run(script: LuaScript, keys: string[], args: (string | number)[]): Promise<unknown> {
+  /** Connected and authenticated (ioredis's `ready`), whatever the store's state says. */
+  #connected(): boolean {
+    return !this.#closed && this.#client.status === 'ready';
+  }
+
+  async #run(script: LuaScript, keys: string[], args: (string | number)[], evenIfDegraded = false): Promise<unknown> {
     return this.#command(async () => {
       try {
         return await this.#client.evalsha(script.sha, keys.length, ...keys, ...args);
@@ -141,11 +154,11 @@ export class RedisThrottleStore {
         if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
         return await this.#client.eval(script.lua, keys.length, ...keys, ...args);
       }
-    });
+    }, evenIfDegraded);
   }
 
-  async #command<T>(run: () => Promise<T>): Promise<T> {
-    if (!this.usable) throw new StoreUnavailable(this.#state.kind === 'degraded' ? this.#state.error : 'not connected to Redis yet');
+  async #command<T>(run: () => Promise<T>, evenIfDegraded = false): Promise<T> {
+    if (!this.usable && !evenIfDegraded) throw new StoreUnavailable(this.#state.kind === 'degraded' ? this.#state.error : 'not connected to Redis yet');
     try {
       const result = await run();
       this.#event(undefined);
@@ -183,10 +196,22 @@ export class RedisThrottleStore {
     clearTimeout(this.#probe);
     this.#probe = undefined;
     if (this.#closed) return;
+    if (this.#client.status !== 'ready') {
+      // Not connected: ioredis reconnects by itself and says why it cannot (its 'error' events,
+      // such as WRONGPASS); a PING now would only fail with "stream not writeable" over that.
+      const failed = this.#state.kind === 'degraded' ? this.#state.failedProbes : 0;
+      this.#scheduleProbe(probeDelayMs(failed));
+      return;
+    }
     // A failure schedules the next probe (#event), later each time.
     this.#client.ping().then(
       () => this.#event(undefined),
-      (error: unknown) => this.#event(error),
+      (error: unknown) => {
+        this.#event(error);
+        // No answer on a connection that looks open (Redis gone with its host, a black hole):
+        // ioredis would wait for the kernel for many minutes; a new connection finds the new Redis.
+        if (!this.#closed && error instanceof Error && /timed out/i.test(error.message)) this.#client.disconnect(true);
+      },
     );
   }
 }

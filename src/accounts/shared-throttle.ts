@@ -1,5 +1,6 @@
 import { clientKey, LoginThrottle, throttleApplies, type Attempt, type ThrottleSettings } from './login-throttle.js';
-import type { BlockedClient, RedisThrottleStore } from './redis-throttle-store.js';
+import { randomUUID } from 'node:crypto';
+import { RedisThrottleStore, type BlockedClient } from './redis-throttle-store.js';
 
 /** What authentication, the gateway and the management routes ask of one listener's login throttle. */
 export interface Throttle {
@@ -15,11 +16,20 @@ export interface Throttle {
   succeeded(address: string, user: string): void;
   /** Clients refused right now, as far as this process knows (a gauge). */
   blockedClients(): number;
-  /** The clients refused right now (with a shared store: on every replica). */
-  blockedList(): Promise<BlockedClient[]>;
-  /** An admin's release (with a shared store: for every replica). */
-  release(address: string): Promise<boolean>;
+  /** The clients refused right now (with a shared store: on every replica; `complete` false while Redis is unavailable). */
+  blockedList(): Promise<BlockedList>;
+  /** An admin's release (with a shared store: for every replica, unless Redis is unavailable). */
+  release(address: string): Promise<ReleaseOutcome>;
 }
+
+export interface BlockedList {
+  clients: BlockedClient[];
+  /** false: the shared store could not be asked; other replicas' blocks are missing. */
+  complete: boolean;
+}
+
+/** `released-here-only`: Redis unavailable, released in this process; `store-unavailable`: nothing here, Redis not asked. */
+export type ReleaseOutcome = 'released' | 'not-found' | 'released-here-only' | 'store-unavailable';
 
 /** The most blocks seen in Redis that one listener remembers (bounded under a spray). */
 const MAX_SEEN = 10_000;
@@ -74,11 +84,12 @@ export class ClientThrottle implements Throttle {
     if (!store) return this.local.begin(address);
     const { maxFailures, windowSeconds } = this.#settings();
     const key = clientKey(address);
-    return store.begin(this.#listener, key, maxFailures, windowSeconds * 1000).then(
+    const id = randomUUID();
+    return store.begin(this.#listener, key, maxFailures, windowSeconds * 1000, id).then(
       ({ blockMsLeft, full }): Attempt => {
         this.#saw(key, blockMsLeft);
         if (blockMsLeft > 0) return { wait: Math.ceil(blockMsLeft / 1000), counted: false };
-        return full ? { wait: 1, counted: false } : { wait: 0, counted: true, sharedBy: store };
+        return full ? { wait: 1, counted: false } : { wait: 0, counted: true, sharedBy: store, sharedId: id };
       },
       // Redis failed (the store is degraded now): this attempt, and the next ones, count here.
       () => this.local.begin(address),
@@ -86,21 +97,18 @@ export class ClientThrottle implements Throttle {
   }
 
   finish(address: string, user: string, result: 'success' | 'failure' | 'none', attempt: Attempt): void {
-    const store = this.#store();
-    if (attempt.sharedBy === undefined) {
+    // The store that counted the attempt hears its end, even when degraded or replaced since (while
+    // it is still connected): its running attempt comes off at once rather than after a window.
+    const store = attempt.sharedBy instanceof RedisThrottleStore ? attempt.sharedBy : undefined;
+    if (store === undefined || attempt.sharedId === undefined) {
       this.local.finish(address, user, result, attempt);
       return;
     }
     const { maxFailures, windowSeconds } = this.#settings();
     const key = clientKey(address);
-    // Counted by a store that was since replaced, or that fails now: its running count expires there.
     const counted = { wait: 0, counted: false };
-    if (store !== attempt.sharedBy || !store.usable) {
-      this.local.finish(address, user, result, counted);
-      return;
-    }
     const counts = throttleApplies(this.#settings(), address) ? result : 'none';
-    store.finish(this.#listener, key, user, counts, true, maxFailures, windowSeconds * 1000).then(
+    store.finish(this.#listener, key, user, counts, attempt.sharedId, maxFailures, windowSeconds * 1000).then(
       (blockMsLeft) => this.#saw(key, blockMsLeft),
       () => this.local.finish(address, user, result, counted),
     );
@@ -117,24 +125,27 @@ export class ClientThrottle implements Throttle {
     return this.local.blockedClients() + seen;
   }
 
-  async blockedList(): Promise<BlockedClient[]> {
+  async blockedList(): Promise<BlockedList> {
     const local = this.local.blockedList();
     const store = this.#store();
-    if (!store?.usable) return local;
-    const shared = await store.blocked(this.#listener).catch((): BlockedClient[] => []);
+    if (!store) return { clients: local, complete: true };
+    const shared = store.usable ? await store.blocked(this.#listener).catch(() => undefined) : undefined;
+    // Redis unavailable: what this process knows, said to be partial (other replicas' blocks are missing).
+    if (shared === undefined) return { clients: local, complete: false };
     // A client blocked here while Redis was down, and in Redis too: listed once.
-    return [...shared, ...local.filter((client) => !shared.some((other) => other.address === client.address))];
+    return { clients: [...shared, ...local.filter((client) => !shared.some((other) => other.address === client.address))], complete: true };
   }
 
-  async release(address: string): Promise<boolean> {
+  async release(address: string): Promise<ReleaseOutcome> {
     const key = clientKey(address);
     const seen = this.#seenBlocked.delete(key);
     const local = this.local.release(address);
     const store = this.#store();
-    if (!store?.usable) return local || seen;
+    if (!store) return local ? 'released' : 'not-found';
     // Redis knows: a block only seen here was released (or expired) there already.
-    const shared = await store.release(this.#listener, key).catch(() => seen);
-    return shared || local;
+    const shared = store.usable ? await store.release(this.#listener, key).catch(() => undefined) : undefined;
+    if (shared === undefined) return local || seen ? 'released-here-only' : 'store-unavailable';
+    return shared || local ? 'released' : 'not-found';
   }
 
   /** What Redis said of a client: blocked for `blockMsLeft` more, or not (0). */

@@ -10,15 +10,15 @@ export interface ClientKeys {
   failures: string;
   /** The block: present while the client is refused; its value is the failures that set it. */
   block: string;
-  /** Verifications running on any replica (they count against the limit too). */
-  pending: string;
+  /** Verifications running on any replica (they count against the limit too): a sorted set of attempt ids. */
+  running: string;
   /** The accounts the client failed for (a few): a success clears only its own. */
   users: string;
 }
 
 export function clientKeys(prefix: string, listener: string, client: string): ClientKeys {
   const base = `${prefix}{${listener}:${client}}`;
-  return { failures: `${base}:f`, block: `${base}:b`, pending: `${base}:p`, users: `${base}:u` };
+  return { failures: `${base}:f`, block: `${base}:b`, running: `${base}:r`, users: `${base}:u` };
 }
 
 /** The SCAN pattern of every block of a listener (GET /throttled). Prefixes hold no glob characters (schema). */

@@ -15,30 +15,35 @@ export interface LuaScript {
 const script = (lua: string): LuaScript => ({ lua, sha: createHash('sha1').update(lua).digest('hex') });
 
 /**
- * Before a verification. KEYS: failures, block, pending. ARGV: maxFailures, windowMs.
+ * Before a verification. KEYS: failures, block, running. ARGV: maxFailures, windowMs, attempt id.
  * Returns {blockMsLeft, full}: blocked; or as many failures and verifications running as the
- * limit allows (full = 1, nothing counted); or {0, 0} and the attempt counted as running.
+ * limit allows (full = 1, nothing counted); or {0, 0} and the attempt counted as running. Running
+ * attempts are a sorted set scored by the moment each stops counting (one window after it began):
+ * one that never finished (a replica that died, a FINISH lost with Redis) drops out by itself.
  */
 export const BEGIN = script(`
 local blockLeft = redis.call('PTTL', KEYS[2])
 if blockLeft > 0 then return {blockLeft, 0} end
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
 local failures = tonumber(redis.call('GET', KEYS[1]) or '0')
-local pending = tonumber(redis.call('GET', KEYS[3]) or '0')
-if failures + pending >= tonumber(ARGV[1]) then return {0, 1} end
-redis.call('INCR', KEYS[3])
+local running = redis.call('ZCARD', KEYS[3])
+if failures + running >= tonumber(ARGV[1]) then return {0, 1} end
+redis.call('ZADD', KEYS[3], now + tonumber(ARGV[2]), ARGV[3])
 redis.call('PEXPIRE', KEYS[3], ARGV[2])
 return {0, 0}
 `);
 
 /**
- * After a verification. KEYS: failures, block, pending, users. ARGV: result (failure, success,
- * none), user, maxFailures, windowMs, counted (1: BEGIN counted it as running), maxUsers.
+ * After a verification. KEYS: failures, block, running, users. ARGV: result (failure, success,
+ * none), user, maxFailures, windowMs, attempt id (BEGIN's), maxUsers.
  * A failure counts (the first starts the window) and blocks for one window at maxFailures; a
  * success clears the failures unless the client also failed for other accounts. Returns the ms
  * the client stays blocked (0: not blocked).
  */
 export const FINISH = script(`
-if ARGV[5] == '1' and redis.call('DECR', KEYS[3]) <= 0 then redis.call('DEL', KEYS[3]) end
+redis.call('ZREM', KEYS[3], ARGV[5])
 local blockLeft = redis.call('PTTL', KEYS[2])
 if ARGV[1] == 'failure' then
   local failures = redis.call('INCR', KEYS[1])
@@ -58,12 +63,12 @@ return 0
 `);
 
 /**
- * An admin's release. KEYS: failures, block, users. Forgets failures and block (verifications
- * running stay counted); 1 when there was something to forget.
+ * An admin's release. KEYS: failures, block, users, running. Forgets them all (a running
+ * attempt that finishes later finds nothing to take off); 1 when there was a failure or block.
  */
 export const RELEASE = script(`
 local had = redis.call('EXISTS', KEYS[1], KEYS[2])
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
 if had > 0 then return 1 end
 return 0
 `);

@@ -224,6 +224,33 @@ function maskValue(value: Json, place: Place, key: string | number | undefined):
   return maskLeaf(value, place, key);
 }
 
+/**
+ * A URL's credentials masked by the URL's own structure (the password, or a lone user name, which
+ * may be a token), for a key known to hold a URL: the text patterns above stop at a space or a
+ * quote, which a URL parser takes into a password. Not a URL: wholly masked.
+ */
+export function maskUrlCredentials(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return MASK;
+  }
+  if (url.password !== '') url.password = MASK;
+  else if (url.username !== '') url.username = MASK;
+  return url.href.replaceAll(encodeURIComponent(MASK), MASK);
+}
+
+/** Whether a URL parser finds a user or password in the text (which text patterns may miss: a space in it). */
+export function hasUrlCredentials(text: string): boolean {
+  if (!URL.canParse(text)) return false;
+  const url = new URL(text);
+  return url.username !== '' || url.password !== '';
+}
+
+/** Keys that hold a URL with credentials, masked by its structure (maskUrlCredentials). */
+const CREDENTIAL_URLS: readonly (readonly string[])[] = [['loginRateLimit', 'store', 'redis', 'url']];
+
 /** A deep copy of the configuration with every secret value replaced by `***`. */
 export function maskConfig(config: JsonObject): JsonObject {
   const out: JsonObject = {};
@@ -236,6 +263,10 @@ export function maskConfig(config: JsonObject): JsonObject {
   const identity = out.identity;
   if (isJsonObject(identity)) setOwn(out, 'identity', withDisplayedAccountNames(identity));
   for (const setting of SETTINGS) showSetting(config, out, setting);
+  for (const path of CREDENTIAL_URLS) {
+    const value = valueAt(config, path);
+    if (typeof value === 'string') showSetting(config, out, { path, values: /[^]*/ }, maskUrlCredentials(value));
+  }
   return out;
 }
 
@@ -249,9 +280,11 @@ const SETTINGS: readonly { path: readonly string[]; values: ReadonlySet<string> 
   { path: ['loginRateLimit', 'store', 'redis', 'keyPrefix'], values: /^[A-Za-z0-9_.-]{0,40}([:/][A-Za-z0-9_.-]{1,40}){0,3}[:/]$/ },
 ];
 
-function showSetting(config: JsonObject, masked: JsonObject, setting: (typeof SETTINGS)[number]): void {
-  const value = valueAt(config, setting.path);
-  if (typeof value !== 'string' || !(setting.values instanceof RegExp ? setting.values.test(value) : setting.values.has(value))) return;
+/** Writes `shown` (default: the value itself) at the setting's path of the masked copy, when the value is one of its values. */
+function showSetting(config: JsonObject, masked: JsonObject, setting: (typeof SETTINGS)[number], shown?: string): void {
+  const found = valueAt(config, setting.path);
+  if (typeof found !== 'string' || !(setting.values instanceof RegExp ? setting.values.test(found) : setting.values.has(found))) return;
+  const value = shown ?? found;
   let target: Json | undefined = masked;
   for (const step of setting.path.slice(0, -1)) target = isJsonObject(target) ? getOwn(target, step) : undefined;
   const last = setting.path[setting.path.length - 1];

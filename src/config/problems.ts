@@ -1,6 +1,6 @@
 import { displayAccountName } from './account-name.js';
 import type { Json } from './json.js';
-import { maskCredentialsIn } from './mask.js';
+import { hasUrlCredentials, maskCredentialsIn } from './mask.js';
 
 /** One thing wrong with a configuration load, phrased for the admin who has to fix it. */
 export interface ConfigProblem {
@@ -51,7 +51,7 @@ export function describeFound(value: Json | undefined, secret: boolean): string 
   }
   if (typeof value === 'string') {
     // A credential pasted into the wrong key (`"PORT": "Basic ..."`) is not echoed either.
-    if (maskCredentialsIn(value) !== value) return `a string of ${value.length} character(s) that looks like a credential (not shown)`;
+    if (maskCredentialsIn(value) !== value || hasUrlCredentials(value)) return `a string of ${value.length} character(s) that looks like a credential (not shown)`;
     const shown = value.length > MAX_SHOWN ? `${value.slice(0, MAX_SHOWN)}…` : value;
     return `the string ${JSON.stringify(shown)}`;
   }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { REDIS_STORE_DEFAULTS } from './defaults.js';
-import { maskCredentialsIn } from './mask.js';
+import { maskCredentialsIn, maskUrlCredentials } from './mask.js';
 
 /*
  * loginRateLimit.store: where the login throttle counts. "memory" (each process alone), or a
@@ -24,13 +24,33 @@ export function isRedisUrl(text: string): boolean {
   return (url.protocol === 'redis:' || url.protocol === 'rediss:') && url.hostname !== '' && /^(\/\d{0,2})?$/.test(url.pathname);
 }
 
+/**
+ * Characters a URL parser would percent-encode in a password: written raw, the password is not
+ * what the admin typed, and text (logs, messages) could not be told apart from it.
+ */
+const RAW_UNSAFE = /[\s"'<>\\^`{|}]/;
+const OPTIONS_EXPECTED = 'a URL without options (nothing after "?" or "#"; in a password write them %3F and %23): keepd sets the client\'s timeouts and queueing itself (timeoutMs), and options in the URL would override them';
+const ENCODE_EXPECTED = 'a URL whose password is percent-encoded (a space is %20, a quote %22 or %27)';
+
+function urlParts(text: string): URL | undefined {
+  try {
+    return new URL(text);
+  } catch {
+    return undefined;
+  }
+}
+
 // Braces would break the hash tag of the keys (throttle-keys.ts), glob characters the SCAN of GET /throttled.
 const KEY_PREFIX = /^[^\s{}*?[\]\\]{1,64}$/;
 const timeoutMs = z.number({ error: TIMEOUT_EXPECTED }).int({ error: TIMEOUT_EXPECTED }).min(10, { error: TIMEOUT_EXPECTED }).max(10_000, { error: TIMEOUT_EXPECTED });
 
 const redisBlock = z.strictObject(
   {
-    url: z.string({ error: URL_EXPECTED }).refine(isRedisUrl, { error: URL_EXPECTED }),
+    url: z
+      .string({ error: URL_EXPECTED })
+      .refine(isRedisUrl, { error: URL_EXPECTED, abort: true })
+      .refine((text) => urlParts(text)?.search === '' && urlParts(text)?.hash === '' && !/[?#]/.test(text), { error: OPTIONS_EXPECTED, abort: true })
+      .refine((text) => !RAW_UNSAFE.test(text), { error: ENCODE_EXPECTED }),
     keyPrefix: z.string({ error: PREFIX_EXPECTED }).regex(KEY_PREFIX, { error: PREFIX_EXPECTED }).default(REDIS_STORE_DEFAULTS.keyPrefix),
     timeoutMs: timeoutMs.default(REDIS_STORE_DEFAULTS.timeoutMs),
   },
@@ -66,7 +86,7 @@ export function sameRedisSettings(a: RedisStoreSettings | undefined, b: RedisSto
 
 /** The URL as logs, /health, /info and errors show it: the password (or a lone user, maybe a token) as `***`. */
 export function maskedStoreUrl(url: string): string {
-  return maskCredentialsIn(url);
+  return maskUrlCredentials(url);
 }
 
 /**

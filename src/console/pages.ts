@@ -58,7 +58,7 @@ interface Client {
 export function throttledPage(): Page {
   const out = h('div', { class: 'out', id: 'throttled-out' });
   const load = async (body: HTMLElement): Promise<void> => {
-    const { clients } = await api<{ clients: Client[] }>('GET', '/throttled');
+    const { clients, note } = await api<{ clients: Client[]; note?: string }>('GET', '/throttled');
     const release = (client: Client): void => {
       api<{ released: boolean }>('POST', '/throttled/release', { listener: client.listener, address: client.address }).then(
         () => {
@@ -72,6 +72,7 @@ export function throttledPage(): Page {
     fill(
       body,
       out,
+      note !== undefined && h('div', { class: 'msg error', role: 'alert' }, `Partial list: ${note}.`),
       h('div', { class: 'scroll' }, table('Clients refused after failed logins', ['listener', 'address', 'failures', 'blocked until', ''], clients.map((c) => ({ cells: [c.listener, c.address, c.failures, until(c.blockedUntil), h('button', { type: 'button', 'aria-label': `Release ${c.address} on ${c.listener}`, onclick: () => release(c) }, 'Release')] })))),
     );
   };

@@ -53,11 +53,23 @@ export function configSources(loaded: LoadedConfig): { key: string; value: unkno
   return Object.entries(listSources(maskConfig(loaded.merged), loaded.sources)).map(([key, { value, source }]) => ({ key, value, source }));
 }
 
-/** The clients refused right now, on every listener with a realm (with a shared store: on every replica). */
-export async function throttledClients(ctx: Pick<ConsoleApiContext, 'throttle'>): Promise<{ listener: RealmListener; address: string; failures: number; blockedUntil: string }[]> {
-  const lists = await Promise.all(REALM_LISTENERS.map(async (listener) => ({ listener, clients: await ctx.throttle(listener).blockedList() })));
-  return lists.flatMap(({ listener, clients }) => clients.map(({ address, failures, blockedUntil }) => ({ listener, address, failures, blockedUntil: blockedUntil.toISOString() })));
+/**
+ * The clients refused right now, on every listener with a realm (with a shared store: on every
+ * replica). `complete` false: Redis could not be asked, and other replicas' blocks are missing.
+ */
+export async function throttledClients(ctx: Pick<ConsoleApiContext, 'throttle'>): Promise<{ clients: { listener: RealmListener; address: string; failures: number; blockedUntil: string }[]; complete: boolean }> {
+  const lists = await Promise.all(REALM_LISTENERS.map(async (listener) => ({ listener, list: await ctx.throttle(listener).blockedList() })));
+  return {
+    clients: lists.flatMap(({ listener, list }) => list.clients.map(({ address, failures, blockedUntil }) => ({ listener, address, failures, blockedUntil: blockedUntil.toISOString() }))),
+    complete: lists.every(({ list }) => list.complete),
+  };
 }
+
+/** What a release that could not reach the shared store tells the admin (503: it is not done everywhere). */
+const RELEASE_UNAVAILABLE = {
+  'released-here-only': 'released on this replica only: the shared store (Redis) is unavailable, so the other replicas still refuse it; release it again once GET /health shows components.throttleStore up',
+  'store-unavailable': 'cannot release: the shared store (Redis) is unavailable and this replica has no block for it; retry once GET /health shows components.throttleStore up',
+} as const;
 
 function tooMany(reply: FastifyReply): FastifyReply {
   return reply.code(503).header('retry-after', '5').send(errorBody(503, `${MAX_STREAMS} event streams are open on this listener already; close one (a console tab) and retry`));
@@ -109,14 +121,22 @@ export function registerConsoleApi(app: FastifyInstance, ctx: ConsoleApiContext)
     return reply;
   });
 
-  app.get('/throttled', async () => ({ clients: await throttledClients(ctx) }));
+  app.get('/throttled', async () => {
+    const { clients, complete } = await throttledClients(ctx);
+    return complete ? { clients, complete } : { clients, complete, note: 'the shared store (Redis) is unavailable: only the blocks this replica knows are listed' };
+  });
 
   app.post('/throttled/release', async (request, reply) => {
     const body = parse(releaseBody, request.body, reply);
     if (!body) return reply;
     // With a shared store the release is for every replica (the keys in Redis go).
-    if (!(await ctx.throttle(body.listener).release(body.address))) {
+    const outcome = await ctx.throttle(body.listener).release(body.address);
+    if (outcome === 'not-found') {
       return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no throttled client ${body.address} on the ${body.listener} listener` });
+    }
+    if (outcome !== 'released') {
+      request.log.warn({ throttledListener: body.listener, address: body.address }, `${body.address} on the ${body.listener} listener: ${RELEASE_UNAVAILABLE[outcome]}`);
+      return reply.code(503).header('retry-after', '5').send(errorBody(503, RELEASE_UNAVAILABLE[outcome]));
     }
     request.log.info({ throttledListener: body.listener, address: body.address }, `released throttled client ${body.address} on the ${body.listener} listener`);
     return { released: true };
