@@ -72,14 +72,17 @@ describe('selectAlpn: acme-tls/1 only for a pending challenge, else the server p
 });
 
 describe('lockIsStale: a lock is taken over when its holder is gone or it is old', () => {
-  const here = { host: 'a', alive: (pid: number) => pid === 42 };
-  const holder = (pid: number, host = 'a'): LockHolder => ({ pid, host, since: '' });
+  const STARTED = Date.parse('2026-01-01T12:00:00Z');
+  const here = { host: 'a', pid: 1, token: 'mine', startedAtMs: STARTED, alive: (pid: number) => pid === 42 || pid === 1 };
+  const holder = (pid: number, host = 'a', since = STARTED + 1000, token?: string): LockHolder => ({ pid, host, since: new Date(since).toISOString(), ...(token === undefined ? {} : { token }) });
   const cases: [string, LockHolder | undefined, number, boolean][] = [
     ['live holder on this machine', holder(42), 1000, false],
     ['dead holder on this machine', holder(7), 1000, true],
     ['holder on another machine: cannot tell, wait', holder(7, 'b'), 1000, false],
-    ['our own pid (a leftover: keepd takes the lock only when it does not hold it; pid 1 in a container)', holder(process.pid), 1000, true],
     ['holder on another machine, older than the limit', holder(7, 'b'), LOCK_STALE_MS + 1, true],
+    ['our pid, from before this process started (pid 1 of a restarted container)', holder(1, 'a', STARTED - 1000, 'earlier'), 1000, true],
+    ['our pid, since we started, another token: a neighbour container (same host name, pid 1)', holder(1, 'a', STARTED + 1000, 'theirs'), 1000, false],
+    ['our pid and token: ours (never asked while held; stale only by age)', holder(1, 'a', STARTED + 1000, 'mine'), 1000, false],
     ['unreadable (being written): wait', undefined, 1000, false],
     ['unreadable and old', undefined, LOCK_STALE_MS + 1, true],
   ];

@@ -1,4 +1,5 @@
 import { open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { errorCode } from '../support/errors.js';
 import { privateFolder } from './store.js';
@@ -16,7 +17,21 @@ export interface LockHolder {
   pid: number;
   host: string;
   since: string;
+  /** This process's own mark: containers sharing a volume and a host name all run as pid 1. */
+  token?: string;
 }
+
+/** Who is asking: this process. */
+export interface LockAsker {
+  host: string;
+  pid: number;
+  token: string;
+  /** When this process started (ms): a lock with its pid but older than that is a predecessor's. */
+  startedAtMs: number;
+  alive: (pid: number) => boolean;
+}
+
+const SELF: LockAsker = { host: hostname(), pid: process.pid, token: randomUUID(), startedAtMs: Date.now() - process.uptime() * 1000, alive };
 
 export type LockAttempt = { held: true; release: () => Promise<void> } | { held: false; holder: LockHolder | undefined };
 
@@ -34,7 +49,8 @@ async function holderOf(file: string): Promise<LockHolder | undefined> {
     const parsed: unknown = JSON.parse(await readFile(file, 'utf8'));
     if (typeof parsed === 'object' && parsed !== null && 'pid' in parsed && 'host' in parsed && 'since' in parsed) {
       const { pid, host, since } = parsed;
-      if (typeof pid === 'number' && typeof host === 'string' && typeof since === 'string') return { pid, host, since };
+      const token = 'token' in parsed && typeof parsed.token === 'string' ? parsed.token : undefined;
+      if (typeof pid === 'number' && typeof host === 'string' && typeof since === 'string') return token === undefined ? { pid, host, since } : { pid, host, since, token };
     }
   } catch {
     // Being written this very moment, or damaged: judged by its age alone.
@@ -43,10 +59,13 @@ async function holderOf(file: string): Promise<LockHolder | undefined> {
 }
 
 /** Whether a lock may be taken over: its holder is dead, or it is older than LOCK_STALE_MS. */
-export function lockIsStale(holder: LockHolder | undefined, ageMs: number, here: { host: string; alive: (pid: number) => boolean }): boolean {
+export function lockIsStale(holder: LockHolder | undefined, ageMs: number, here: LockAsker): boolean {
   if (ageMs > LOCK_STALE_MS) return true;
-  // Our own pid: left by an earlier process with it (pid 1 in a container); this one asks only when it holds none.
-  return holder !== undefined && holder.host === here.host && (holder.pid === process.pid || !here.alive(holder.pid));
+  if (holder === undefined || holder.host !== here.host) return false;
+  // Our own pid: an earlier process's (pid 1 in a restarted container) when it predates this one;
+  // a later lock with another token is a live neighbour (another container, same host name, pid 1).
+  if (holder.pid === here.pid) return holder.token !== here.token && Date.parse(holder.since) < here.startedAtMs;
+  return !here.alive(holder.pid);
 }
 
 /** Removes the lock only while it is still the one this process wrote (a takeover may have replaced it). */
@@ -77,7 +96,7 @@ export async function tryLock(file: string, dir: string): Promise<LockAttempt> {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const handle = await open(file, 'wx', 0o600);
-      const holder: LockHolder = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
+      const holder: LockHolder = { pid: SELF.pid, host: SELF.host, since: new Date().toISOString(), token: SELF.token };
       const text = JSON.stringify(holder);
       await handle.writeFile(text);
       await handle.close();
@@ -87,7 +106,7 @@ export async function tryLock(file: string, dir: string): Promise<LockAttempt> {
     }
     const holder = await holderOf(file);
     const age = await stat(file).then((s) => Date.now() - s.mtimeMs, () => 0);
-    if (!lockIsStale(holder, age, { host: hostname(), alive })) return { held: false, holder };
+    if (!lockIsStale(holder, age, SELF)) return { held: false, holder };
     await takeOver(file, holder);
   }
   return { held: false, holder: await holderOf(file) };

@@ -9,7 +9,7 @@ import { tryLock, type LockHolder } from './lock.js';
 import { orderCertificate } from './order.js';
 import { renewalAttempt, renewalDue, retryAttempt } from './schedule.js';
 import { readStoredCertificate } from './stored-certificate.js';
-import { acmePaths } from './store.js';
+import { acmePaths, privateFolder } from './store.js';
 
 /** While another process holds the order lock, look again this often (it releases within seconds). */
 const LOCK_POLL_MS = 1000;
@@ -111,7 +111,7 @@ export class AcmeManager {
     const material = this.#material;
     // Failures carry over a reload: an alert on them must not start over with every edit.
     const failures = this.#status?.consecutiveFailures ?? 0;
-    this.#status = { directory, domains, challenge, stateDir, state: material ? 'valid' : 'ordering', certificate: material?.certificate, renewAt: undefined, nextAttemptAt: undefined, lastSuccessAt: undefined, consecutiveFailures: failures, lastError: this.#status?.lastError, lockHolder: undefined };
+    this.#status = { directory, domains, challenge, stateDir, state: material ? 'valid' : 'ordering', certificate: material?.certificate, renewAt: undefined, nextAttemptAt: undefined, consecutiveFailures: failures, lastError: this.#status?.lastError, lockHolder: undefined, lastSuccessAt: this.#status?.lastSuccessAt };
     this.#schedule(this.#nextAttempt());
   }
 
@@ -163,6 +163,7 @@ export class AcmeManager {
     const { settings } = applied;
     const paths = acmePaths(settings);
     try {
+      await privateFolder(settings.stateDir);
       const lock = await tryLock(paths.lock, paths.dir);
       if (!lock.held) {
         status.state = 'waiting';

@@ -9,7 +9,7 @@ import { maskCredentialsIn, maskUrlCredentials } from './mask.js';
  */
 
 const URL_EXPECTED = 'a redis:// or rediss:// URL such as "redis://:password@redis:6379/0"';
-const PREFIX_EXPECTED = 'a key prefix of 1 to 64 characters without spaces, braces or glob characters (*?[]), such as "keepd:throttle:"';
+const PREFIX_EXPECTED = 'a key prefix of 1 to 64 characters without spaces, braces, backslashes or glob characters (*?[]), such as "keepd:throttle:"';
 const TIMEOUT_EXPECTED = 'an integer from 10 to 10000 (milliseconds)';
 const STORE_EXPECTED = '"memory", or {"redis": {"url": "redis://..."}} to share the throttle between replicas';
 
