@@ -1,7 +1,8 @@
 import { displayAccountName } from './account-name.js';
 import { getOwn, isJsonObject, setOwn, valueAt, type Json, type JsonObject } from './json.js';
+import { MASK, maskUrlCredentials } from './url-credentials.js';
 
-export const MASK = '***';
+export { MASK };
 
 /*
  * What `GET /config` and `keepd check` must not show, decided by what a value is as much as by
@@ -222,30 +223,6 @@ function maskValue(value: Json, place: Place, key: string | number | undefined):
     return out;
   }
   return maskLeaf(value, place, key);
-}
-
-/**
- * A URL's credentials masked by the URL's own structure (the password, or a lone user name, which
- * may be a token), for a key known to hold a URL: the text patterns above stop at a space or a
- * quote, which a URL parser takes into a password. Not a URL: wholly masked.
- */
-export function maskUrlCredentials(text: string): string {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return MASK;
-  }
-  if (url.password !== '') url.password = MASK;
-  else if (url.username !== '') url.username = MASK;
-  return url.href.replaceAll(encodeURIComponent(MASK), MASK);
-}
-
-/** Whether a URL parser finds a user or password in the text (which text patterns may miss: a space in it). */
-export function hasUrlCredentials(text: string): boolean {
-  if (!URL.canParse(text)) return false;
-  const url = new URL(text);
-  return url.username !== '' || url.password !== '';
 }
 
 /** Keys that hold a URL with credentials, masked by its structure (maskUrlCredentials). */

@@ -1,6 +1,7 @@
 import { displayAccountName } from './account-name.js';
 import type { Json } from './json.js';
-import { hasUrlCredentials, maskCredentialsIn } from './mask.js';
+import { maskCredentialsIn } from './mask.js';
+import { hasUrlCredentials } from './url-credentials.js';
 
 /** One thing wrong with a configuration load, phrased for the admin who has to fix it. */
 export interface ConfigProblem {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { REDIS_STORE_DEFAULTS } from './defaults.js';
-import { maskCredentialsIn, maskUrlCredentials } from './mask.js';
+import { maskCredentialsIn } from './mask.js';
+import { maskUrlCredentials } from './url-credentials.js';
 
 /*
  * loginRateLimit.store: where the login throttle counts. "memory" (each process alone), or a
