@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { RedisThrottleStore, type ThrottleStoreStatus } from '../src/accounts/redis-throttle-store.js';
 import { ClientThrottle } from '../src/accounts/shared-throttle.js';
+import { BEGIN, FINISH, RELEASE } from '../src/accounts/throttle-scripts.js';
 import { REDIS_STORE_DEFAULTS } from '../src/config/defaults.js';
 import { eventually } from './helpers/eventually.js';
 import { freePort } from './helpers/free-port.js';
@@ -160,6 +161,24 @@ describe('the shared login throttle in a real Redis', () => {
     assert.deepEqual({ complete: listed.complete, addresses: listed.clients.map((c) => c.address) }, { complete: false, addresses: ['192.0.2.60'] });
     assert.equal(await throttle.release('192.0.2.60'), 'released-here-only');
     assert.equal(await throttle.release('192.0.2.61'), 'store-unavailable');
+  });
+
+  it('loads its scripts when Redis (re)starts: the first login after a restart pays no NOSCRIPT round trip', async () => {
+    const own = await startRedis();
+    const store = new RedisThrottleStore({ url: own.url, ...STORE }, { error: () => undefined, changed: () => undefined });
+    stores.push(store);
+    await ready(store);
+    await own.kill();
+    await own.start(); // empty: no scripts
+    await eventually(async () => {
+      assert.equal(store.usable, true);
+      const exists = await own.command('SCRIPT', 'EXISTS', BEGIN.sha, FINISH.sha, RELEASE.sha);
+      assert.equal((exists.match(/:1/g) ?? []).length, 3, exists);
+    }, 10_000, 50);
+    await store.begin('data', '192.0.2.70', 10, 60_000, 'after-restart');
+    const calls = await own.commandCalls();
+    assert.equal(calls.eval, undefined, `no EVAL fallback: ${JSON.stringify(calls)}`);
+    assert.ok((calls.evalsha ?? 0) >= 1);
   });
 
   it('counts locally, at once, while Redis cannot be reached, and says why', async () => {

@@ -74,7 +74,11 @@ export class RedisThrottleStore {
     this.#client.on('close', () => {
       if (this.#state.kind !== 'degraded') this.#event(new Error('connection to Redis closed'));
     });
-    this.#client.on('ready', () => this.#probeNow());
+    this.#client.on('ready', () => {
+      // A Redis that (re)started has no scripts: loaded now, the first logins pay no NOSCRIPT round trip.
+      for (const { lua } of [BEGIN, FINISH, RELEASE]) this.#client.script('LOAD', lua).catch(() => undefined);
+      this.#probeNow();
+    });
   }
 
   status(): ThrottleStoreStatus {
