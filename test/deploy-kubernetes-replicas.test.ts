@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
@@ -9,7 +8,7 @@ import type { IService } from 'kubernetes-models/v1/Service';
 import { saltPlatformPassword } from '../src/accounts/platform-secret.js';
 import { assembleConfig } from '../src/config/assemble.js';
 import { formatProblem } from '../src/config/problems.js';
-import { KINDS, loadManifests, source, strings, typeCheck, type Loaded } from './helpers/kubernetes-manifests.js';
+import { KINDS, loadManifests, strings, typeCheckDocuments, type Loaded } from './helpers/kubernetes-manifests.js';
 import { REPO_ROOT } from './helpers/paths.js';
 import { tempDir } from './helpers/temp-dir.js';
 
@@ -44,12 +43,7 @@ describe('deploy/kubernetes/replicas', () => {
   }
 
   it('every document type-checks against its kubernetes-models interface with no unknown field', async () => {
-    const dir = await tempDir();
-    await symlink(path.join(REPO_ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
-    const files: Record<string, string> = {};
-    DOCS.forEach((d, i) => (files[`doc${i}.ts`] = source(d.kind, d.doc)));
-    for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), text);
-    const diagnostics = typeCheck(files, dir);
+    const diagnostics = await typeCheckDocuments(DOCS);
     assert.deepEqual(diagnostics.get('(global)') ?? [], []);
     DOCS.forEach((d, i) => assert.deepEqual(diagnostics.get(`doc${i}.ts`), [], `${d.file} #${d.index} (${d.kind})`));
   });

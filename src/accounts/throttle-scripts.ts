@@ -64,10 +64,11 @@ return 0
 
 /**
  * An admin's release. KEYS: failures, block, users, running. Forgets them all (a running
- * attempt that finishes later finds nothing to take off); 1 when there was a failure or block.
+ * attempt that finishes later finds nothing to take off); 1 when there was a failure, a block, or
+ * attempts running (a client held at its limit by attempts whose replica died is released too).
  */
 export const RELEASE = script(`
-local had = redis.call('EXISTS', KEYS[1], KEYS[2])
+local had = redis.call('EXISTS', KEYS[1], KEYS[2], KEYS[4])
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
 if had > 0 then return 1 end
 return 0

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { REDIS_STORE_DEFAULTS } from './defaults.js';
 import { maskCredentialsIn } from './mask.js';
-import { maskUrlCredentials } from './url-credentials.js';
+import { maskUrlCredentials, parseUrl } from './url-credentials.js';
 
 /*
  * loginRateLimit.store: where the login throttle counts. "memory" (each process alone), or a
@@ -16,12 +16,8 @@ const STORE_EXPECTED = '"memory", or {"redis": {"url": "redis://..."}} to share 
 
 /** A URL ioredis can connect to: redis:// or rediss:// (TLS), with a host. */
 export function isRedisUrl(text: string): boolean {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return false;
-  }
+  const url = parseUrl(text);
+  if (!url) return false;
   return (url.protocol === 'redis:' || url.protocol === 'rediss:') && url.hostname !== '' && /^(\/\d{0,2})?$/.test(url.pathname);
 }
 
@@ -33,14 +29,6 @@ const RAW_UNSAFE = /[\s"'<>\\^`{|}]/;
 const OPTIONS_EXPECTED = 'a URL without options (nothing after "?" or "#"; in a password write them %3F and %23): keepd sets the client\'s timeouts and queueing itself (timeoutMs), and options in the URL would override them';
 const ENCODE_EXPECTED = 'a URL whose password is percent-encoded (a space is %20, a quote %22 or %27)';
 
-function urlParts(text: string): URL | undefined {
-  try {
-    return new URL(text);
-  } catch {
-    return undefined;
-  }
-}
-
 // Braces would break the hash tag of the keys (throttle-keys.ts), glob characters the SCAN of GET /throttled.
 const KEY_PREFIX = /^[^\s{}*?[\]\\]{1,64}$/;
 const timeoutMs = z.number({ error: TIMEOUT_EXPECTED }).int({ error: TIMEOUT_EXPECTED }).min(10, { error: TIMEOUT_EXPECTED }).max(10_000, { error: TIMEOUT_EXPECTED });
@@ -50,7 +38,7 @@ const redisBlock = z.strictObject(
     url: z
       .string({ error: URL_EXPECTED })
       .refine(isRedisUrl, { error: URL_EXPECTED, abort: true })
-      .refine((text) => urlParts(text)?.search === '' && urlParts(text)?.hash === '' && !/[?#]/.test(text), { error: OPTIONS_EXPECTED, abort: true })
+      .refine((text) => !/[?#]/.test(text), { error: OPTIONS_EXPECTED, abort: true })
       .refine((text) => !RAW_UNSAFE.test(text), { error: ENCODE_EXPECTED }),
     keyPrefix: z.string({ error: PREFIX_EXPECTED }).regex(KEY_PREFIX, { error: PREFIX_EXPECTED }).default(REDIS_STORE_DEFAULTS.keyPrefix),
     timeoutMs: timeoutMs.default(REDIS_STORE_DEFAULTS.timeoutMs),
@@ -96,12 +84,7 @@ export function maskedStoreUrl(url: string): string {
  */
 export function redactStoreMessage(message: string, url: string): string {
   let out = maskCredentialsIn(message);
-  let parsed: URL | undefined;
-  try {
-    parsed = new URL(url);
-  } catch {
-    parsed = undefined;
-  }
+  const parsed = parseUrl(url);
   // As maskCredentialsIn does: the password, or a lone user name (it may be a token).
   const secret = parsed?.password || parsed?.username || '';
   if (secret === '') return out;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
+import { symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import ts from 'typescript';
 import { parseAllDocuments } from 'yaml';
@@ -9,6 +10,8 @@ import { ConfigMap, type IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Secret, type ISecret } from 'kubernetes-models/v1/Secret';
 import { Service, type IService } from 'kubernetes-models/v1/Service';
 import { ServiceMonitor, type IServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
+import { REPO_ROOT } from './paths.js';
+import { tempDir } from './temp-dir.js';
 
 /* The manifests of deploy/kubernetes (and its replicas/ example), loaded and checked the same way by both tests. */
 
@@ -43,8 +46,20 @@ export function loadManifests(dir: string): Loaded[] {
   return out;
 }
 
-/** Runs tsc (one program) over one .ts file per document; returns the diagnostics per file name. */
-export function typeCheck(files: Record<string, string>, dir: string): Map<string, string[]> {
+/**
+ * Writes one .ts file per document (`doc<i>.ts`, each typed with its kubernetes-models interface),
+ * plus `extra` files, into a temporary folder that sees the repository's node_modules, and runs tsc
+ * (one program) over them; returns the diagnostics per file name ('(global)' for the rest).
+ */
+export async function typeCheckDocuments(docs: readonly Loaded[], extra: Record<string, string> = {}): Promise<Map<string, string[]>> {
+  const dir = await tempDir();
+  await symlink(path.join(REPO_ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+  const files: Record<string, string> = { ...Object.fromEntries(docs.map((d, i) => [`doc${i}.ts`, source(d.kind, d.doc)])), ...extra };
+  for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), text);
+  return typeCheck(files, dir);
+}
+
+function typeCheck(files: Record<string, string>, dir: string): Map<string, string[]> {
   const names = Object.keys(files).map((name) => path.join(dir, name));
   const program = ts.createProgram(names, {
     noEmit: true, strict: true, exactOptionalPropertyTypes: true, skipLibCheck: true,
